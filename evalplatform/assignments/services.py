@@ -1,0 +1,160 @@
+"""The rating queue: serve each rater the next task they have not seen, lease it, take it back.
+
+Three invariants hold under any number of concurrent raters, on PostgreSQL and SQLite alike:
+no task gets more than its capacity of claims (a conditional ``F()`` update backed by a
+``CheckConstraint``), no rater is served a task twice (a unique ``(task, rater)`` constraint), and no
+submission is lost (the rating and the counters commit together).  On PostgreSQL
+``SELECT ... FOR UPDATE SKIP LOCKED`` keeps raters from queueing behind each other's candidate row;
+SQLite serialises writers with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from evalplatform.assignments.models import Assignment
+from evalplatform.projects.models import Membership, Project, Task
+
+
+class QueueError(Exception):
+    """A queue request the rules refuse; the message is meant for the rater."""
+
+
+class NotARater(QueueError):
+    pass
+
+
+class RaterPaused(QueueError):
+    pass
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assignment | None:
+    """The rater's current lease in this project, or a new lease on the next task, or None.
+
+    Order: highest priority first, then tasks other raters have started (so started tasks finish
+    before new ones open), then import order; or random order if the project says so.
+    """
+    now = _now(now)
+    if getattr(rater, "is_automated", False):
+        raise NotARater("automated raters are never served tasks")
+    if Assignment.objects.filter(
+        project=project, status=Assignment.Status.ACTIVE, lease_expires_at__lte=now
+    ).exists():
+        expire_leases(project=project, now=now)
+    for _attempt in range(5):
+        with transaction.atomic():
+            # Locking the rater's membership serialises one rater's own requests (a double click
+            # gets the same lease back) without making different raters wait for each other.
+            membership = (
+                Membership.objects.select_for_update()
+                .filter(project=project, user=rater, role=Membership.Role.RATER).only("paused").first()
+            )
+            if membership is None:
+                raise NotARater("you are not a rater in this project")
+            held = _current_lease(project, rater, now)
+            if held is not None:
+                return held
+            if membership.paused:
+                raise RaterPaused("your work on this project is paused by its lead")
+            task = _pick_task(project, rater)
+            if task is None:
+                return None
+            grabbed = Task.objects.filter(pk=task.pk, claimed_count__lt=F("capacity")).update(
+                claimed_count=F("claimed_count") + 1
+            )
+            if not grabbed:
+                continue  # filled between our read and our write (SQLite only); try the next one
+            return Assignment.objects.create(
+                project=project, task_id=task.pk, rater=rater, status=Assignment.Status.ACTIVE,
+                swapped=task.response_b_id is not None and random.random() < 0.5,
+                leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
+            )
+    return None
+
+
+def _current_lease(project: Project, rater, now: datetime) -> Assignment | None:
+    return (
+        Assignment.objects.filter(
+            project=project, rater=rater, status=Assignment.Status.ACTIVE, lease_expires_at__gt=now
+        )
+        .select_related("task")
+        .order_by("leased_at")
+        .first()
+    )
+
+
+def _pick_task(project: Project, rater) -> Task | None:
+    seen = Assignment.objects.filter(task=OuterRef("pk"), rater=rater)
+    candidates = Task.objects.filter(project=project, claimed_count__lt=F("capacity")).filter(~Exists(seen))
+    if project.order == Project.Order.RANDOM:
+        candidates = candidates.order_by("shuffle_key", "id")
+    else:
+        candidates = candidates.order_by("-priority", "-claimed_count", "id")
+    if connection.features.has_select_for_update_skip_locked:
+        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+    return candidates.only("id", "response_b_id").first()
+
+
+@transaction.atomic
+def skip(*, assignment: Assignment, reason: str = "", now: datetime | None = None) -> Assignment:
+    """Give a task back.  The rater is not offered it again; the task returns to the queue."""
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.status == Assignment.Status.SKIPPED:
+        return assignment
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise QueueError("this task is already rated; it cannot be skipped")
+    if assignment.status == Assignment.Status.ACTIVE:
+        Task.objects.filter(pk=assignment.task_id).update(claimed_count=F("claimed_count") - 1)
+    assignment.status = Assignment.Status.SKIPPED
+    assignment.skip_reason = reason[:500]
+    assignment.finished_at = _now(now)
+    assignment.save(update_fields=["status", "skip_reason", "finished_at"])
+    return assignment
+
+
+def expire_leases(*, project: Project | None = None, now: datetime | None = None, batch: int = 500) -> int:
+    """Return lapsed leases to the queue.  Safe to run from many places at once: each lease is
+    expired by a conditional update, so a lease is counted back exactly once."""
+    now = _now(now)
+    expired = 0
+    while True:
+        with transaction.atomic():
+            lapsed = Assignment.objects.filter(status=Assignment.Status.ACTIVE, lease_expires_at__lte=now)
+            if project is not None:
+                lapsed = lapsed.filter(project=project)
+            if connection.features.has_select_for_update_skip_locked:
+                lapsed = lapsed.select_for_update(skip_locked=True)
+            rows = list(lapsed.values_list("id", "task_id")[:batch])
+            if not rows:
+                return expired
+            for assignment_id, task_id in rows:
+                if Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.ACTIVE).update(
+                    status=Assignment.Status.EXPIRED
+                ):
+                    Task.objects.filter(pk=task_id).update(claimed_count=F("claimed_count") - 1)
+                    expired += 1
+        if len(rows) < batch:
+            return expired
+
+
+def reclaim_for_late_submit(*, assignment: Assignment) -> bool:
+    """A rating arrives after its lease lapsed: take a place on the task again if one is free.
+
+    Call inside the submit transaction with the assignment row locked.
+    """
+    if assignment.status != Assignment.Status.EXPIRED:
+        return True
+    return bool(
+        Task.objects.filter(pk=assignment.task_id, claimed_count__lt=F("capacity")).update(
+            claimed_count=F("claimed_count") + 1
+        )
+    )

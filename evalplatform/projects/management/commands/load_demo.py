@@ -1,0 +1,22 @@
+import os
+
+from django.core.management.base import BaseCommand
+
+from evalplatform.projects.demo import ACCOUNTS, load_demo
+from evalplatform.reports.services import compute, latest_done, request_report
+
+
+class Command(BaseCommand):
+    help = "Load the demo project (support tickets, three models, a panel of three raters). Idempotent."
+
+    def handle(self, *args, **options):
+        project, created = load_demo()
+        if created or latest_done(project) is None:
+            report = request_report(project=project, trigger="demo")
+            compute(report_id=report.pk)  # so the lead's first look shows figures, not "queued"
+        port = os.environ.get("PORT", "8000")
+        state = "loaded" if created else "already loaded"
+        self.stdout.write(f"Demo project '{project.name}' {state}.")
+        self.stdout.write(f"Open http://127.0.0.1:{port}/ and log in as one of:")
+        for account in ACCOUNTS:
+            self.stdout.write(f"  {account.role:<6} {account.username:<6} password: {account.password}")

@@ -1,0 +1,160 @@
+"""Projects, who works on them, and what gets rated.
+
+An ``Item`` is a prompt (a support ticket, say) with one or more model ``Response``s.  The unit that
+raters rate, and that agreement is computed over, is a ``Task``: one response in a single-response
+project, one pair of responses in a pairwise project.  Overlap (how many raters see each task) and
+"never twice to the same rater" apply per task.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", "Single response"
+        PAIRWISE = "pairwise", "Pairwise (A/B)"
+
+    class Order(models.TextChoices):
+        PRIORITY = "priority", "Priority, then finish started tasks first"
+        RANDOM = "random", "Random"
+
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    rubric_version = models.ForeignKey("rubrics.RubricVersion", on_delete=models.PROTECT, related_name="projects")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SINGLE)
+    overlap = models.PositiveSmallIntegerField(default=3, help_text="How many raters see each task.")
+    lease_seconds = models.PositiveIntegerField(
+        default=30 * 60, help_text="How long a rater holds a task before it returns to the queue."
+    )
+    order = models.CharField(max_length=10, choices=Order.choices, default=Order.PRIORITY)
+    show_reference = models.BooleanField(default=True, help_text="Show items' reference answers to raters.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped in the same transaction as every rating write, so a report knows what data it covers.
+    ratings_seq = models.BigIntegerField(default=0)
+    # Set when a report refresh is scheduled and cleared when it starts: the debounce.
+    refresh_due_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=100), name="project_overlap_1_100"),
+            models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_at_least_30s"),
+            models.CheckConstraint(condition=Q(ratings_seq__gte=0), name="project_ratings_seq_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        LEAD = "lead", "Lead"
+        RATER = "rater", "Rater"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    paused = models.BooleanField(default=False, help_text="A paused rater is served no new tasks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+        indexes = [models.Index(fields=["user", "project"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project} as {self.role}"
+
+
+class Item(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    prompt = models.TextField()
+    reference = models.TextField(blank=True, help_text="The ideal answer, shown to raters if the project says so.")
+    metadata = models.JSONField(default=dict, blank=True)
+    priority = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+            models.CheckConstraint(condition=~Q(external_id=""), name="item_external_id_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Response(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    model = models.CharField(max_length=200)
+    text = models.TextField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["item", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "model"], name="response_model_unique_per_item"),
+            models.CheckConstraint(condition=~Q(model=""), name="response_model_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item.external_id}/{self.model}"
+
+
+class Task(models.Model):
+    """What a rater is served: one response, or a pair (``response_b`` set) in a pairwise project.
+
+    ``claimed_count`` counts live leases plus finished ratings and never exceeds ``capacity`` (the
+    project's overlap when the task was made): the database refuses it, so a race is an error, not a
+    fifth rater on a three-rater task.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
+    response_b = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    capacity = models.PositiveSmallIntegerField()
+    claimed_count = models.PositiveSmallIntegerField(default=0)
+    rated_count = models.PositiveSmallIntegerField(default=0)
+    priority = models.IntegerField(default=0)
+    shuffle_key = models.IntegerField(default=0, help_text="Random order key for projects in random order.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__gte=1), name="task_capacity_positive"),
+            models.CheckConstraint(condition=Q(claimed_count__lte=F("capacity")), name="task_claims_within_capacity"),
+            models.CheckConstraint(condition=Q(rated_count__lte=F("claimed_count")), name="task_rated_within_claimed"),
+            models.CheckConstraint(condition=~Q(response_a=F("response_b")), name="task_pair_is_two_responses"),
+            models.UniqueConstraint(
+                fields=["response_a"], condition=Q(response_b__isnull=True), name="task_single_response_unique"
+            ),
+            models.UniqueConstraint(fields=["response_a", "response_b"], name="task_pair_unique"),
+        ]
+        indexes = [
+            # The queue: open tasks of a project in serving order.  Partial, so finished tasks
+            # cost nothing and next-item stays flat as a project fills up.
+            models.Index(
+                F("project"), F("priority").desc(), F("claimed_count").desc(), F("id"),
+                condition=Q(claimed_count__lt=F("capacity")), name="task_queue_priority",
+            ),
+            models.Index(
+                F("project"), F("shuffle_key"), condition=Q(claimed_count__lt=F("capacity")), name="task_queue_random"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} of {self.item_id}"
+
+    @property
+    def is_pair(self) -> bool:
+        return self.response_b_id is not None

@@ -1,0 +1,132 @@
+"""Ratings: recording raters' scores, from the queue or imported from elsewhere.
+
+A rating is the product the whole platform exists to collect, so its write is the most guarded:
+validated against the rubric version the rater saw, idempotent (a double click or a retried
+request returns the first rating), committed together with the queue counters, and followed by a
+debounced report refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from evalplatform.assignments.models import Assignment
+from evalplatform.assignments.services import reclaim_for_late_submit
+from evalplatform.projects.models import Task
+from evalplatform.ratings.models import Rating, Score
+from evalplatform.reports.services import note_ratings_changed
+from rubrics.models import Dimension, RubricVersion
+from rubrics.scales import Scale, scales_for
+
+
+class SubmitError(Exception):
+    """A submission refused.  ``errors`` maps a field (a dimension key, ``justification``, ...) to why."""
+
+    status = 400
+
+    def __init__(self, errors: Mapping[str, str] | str):
+        self.errors = dict(errors) if isinstance(errors, Mapping) else {"detail": errors}
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+class SubmitConflict(SubmitError):
+    """The submission is well-formed but the task's state refuses it (skipped, or filled after expiry)."""
+
+    status = 409
+
+
+def validate_scores(
+    *, version: RubricVersion | int, scores: Mapping[str, Any], justification: str = "",
+    justification_rule: str | None = None,
+) -> dict[str, int | str]:
+    """The stored values of ``scores`` for this rubric version, or ``SubmitError`` listing every problem."""
+    scales = scales_for(version)
+    errors: dict[str, str] = {}
+    if not isinstance(scores, Mapping):
+        raise SubmitError({"scores": "must be an object of dimension key -> value"})
+    for key in scores:
+        if key not in scales:
+            errors[str(key)] = f"unknown dimension {key!r}; this rubric has {', '.join(scales)}"
+    values: dict[str, int | str] = {}
+    for key, scale in scales.items():
+        raw = scores.get(key)
+        if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+            if scale.required:
+                errors[key] = f"{key}: required" + ("" if scale.is_text else f"; expected {scale.describe()}")
+            continue
+        try:
+            values[key] = scale.coerce(raw)
+        except ValueError as exc:
+            errors[key] = str(exc)
+    if justification_rule is None:
+        vid = version if isinstance(version, int) else version.pk
+        justification_rule = RubricVersion.objects.values_list("justification", flat=True).get(pk=vid)
+    if justification_rule == RubricVersion.Justification.REQUIRED and not (justification or "").strip():
+        errors["justification"] = "this rubric asks for a justification with every rating"
+    if errors:
+        raise SubmitError(errors)
+    return values
+
+
+def _score_rows(scales: dict[str, Scale], values: dict[str, int | str], *, swapped: bool) -> list[Score]:
+    rows = []
+    for key, value in values.items():
+        scale = scales[key]
+        if scale.is_text:
+            rows.append(Score(dimension_id=scale.dimension_id, text=str(value)))
+        else:
+            number = int(value)
+            if swapped and scale.kind == Dimension.Kind.PAIRWISE:
+                number = -number  # the rater saw response_b as "A": store in the task's orientation
+            rows.append(Score(dimension_id=scale.dimension_id, value=number))
+    return rows
+
+
+def submit_rating(
+    *, assignment: Assignment, scores: Mapping[str, Any], justification: str = "",
+    duration_ms: int | None = None, now: datetime | None = None,
+) -> tuple[Rating, bool]:
+    """Record the rater's scores for their assignment.  Returns ``(rating, created)``.
+
+    Submitting again returns the first rating unchanged (``created`` False).  Pairwise values are
+    given as the rater saw them (negative = the left response, "A") and stored in the task's own
+    orientation.  A rating after the lease lapsed is accepted while the task has room.
+    """
+    now = now or timezone.now()
+    if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 0):
+        raise SubmitError({"duration_ms": "must be a whole number of milliseconds, 0 or more"})
+    with transaction.atomic():
+        locked = (
+            Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+        )
+        existing = Rating.objects.filter(assignment=locked).first()
+        if existing is not None:
+            return existing, False
+        if locked.status == Assignment.Status.SKIPPED:
+            raise SubmitConflict("you skipped this task, so it can no longer be rated")
+        project = locked.project
+        values = validate_scores(version=project.rubric_version_id, scores=scores, justification=justification)
+        if not reclaim_for_late_submit(assignment=locked):
+            raise SubmitConflict(
+                "your lease on this task expired and other raters have since filled it, so this rating "
+                "is not needed; your work is not lost elsewhere - please take the next task"
+            )
+        rating = Rating.objects.create(
+            project=project, task_id=locked.task_id, rater_id=locked.rater_id, assignment=locked,
+            rubric_version_id=project.rubric_version_id, justification=justification or "",
+            duration_ms=duration_ms,
+        )
+        rows = _score_rows(scales_for(project.rubric_version_id), values, swapped=locked.swapped)
+        for row in rows:
+            row.rating = rating
+        Score.objects.bulk_create(rows)
+        Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
+        Task.objects.filter(pk=locked.task_id).update(rated_count=F("rated_count") + 1)
+        note_ratings_changed(project_id=project.pk, count=1)
+    return rating, True

@@ -1,0 +1,48 @@
+"""Stored agreement reports.  Celery workers write them; pages and the API only read them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class AgreementReport(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="reports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0..1 while running.")
+    parameters = models.JSONField(default=dict, blank=True)
+    # The project's ratings_seq when the computation read its data: how current the result is.
+    data_seq = models.BigIntegerField(null=True, blank=True)
+    n_ratings = models.PositiveIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    trigger = models.CharField(max_length=20, default="manual")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__gte=0, progress__lte=1), name="report_progress_0_1"),
+            # A report is never "done" without its result and the data it covers.
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(result__isnull=False, data_seq__isnull=False, finished_at__isnull=False),
+                name="report_done_has_result",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "status", "-created_at"], name="report_project_status")]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} of {self.project_id} ({self.status})"

@@ -1,0 +1,49 @@
+"""Shared fixtures, and the rule that a test needing an absent service skips, unless CI requires it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+REQUIRE = bool(os.environ.get("EVAL_REQUIRE_SERVICES"))
+
+
+def missing(reason: str) -> None:
+    """Skip for a developer without the service; fail in CI, where EVAL_REQUIRE_SERVICES is set."""
+    if REQUIRE:
+        pytest.fail(f"{reason} (EVAL_REQUIRE_SERVICES is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _service_markers(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        missing("needs PostgreSQL: run with DATABASE_URL=postgres://... (make test-postgres)")
+    if request.node.get_closest_marker("browser") and not chromium_path():
+        missing("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
+    if request.node.get_closest_marker("redis") and not redis_url():
+        missing("needs Redis: set TEST_REDIS_URL")
+
+
+def chromium_path() -> str | None:
+    path = os.environ.get("EVAL_CHROMIUM") or "/usr/bin/chromium"
+    return path if os.path.exists(path) else shutil.which("chromium")
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        return None
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except Exception:
+        return None
+    return url
+
+
+pytest_plugins = ["tests.fixtures"]

@@ -1,0 +1,97 @@
+"""The database itself refuses what breaks an invariant, whatever code path writes it."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from evalplatform.assignments.models import Assignment
+from evalplatform.projects.models import Item, Membership, Project, Response, Task
+from evalplatform.ratings.models import Rating, Score
+from rubrics.models import Dimension
+from tests.fixtures import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def refused(fn):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        fn()
+
+
+def test_task_claims_never_exceed_capacity(project):
+    task = Task.objects.filter(project=project).first()
+    refused(lambda: Task.objects.filter(pk=task.pk).update(claimed_count=F("capacity") + 1))
+    refused(lambda: Task.objects.filter(pk=task.pk).update(rated_count=1))  # rated > claimed
+
+
+def test_one_assignment_and_one_rating_per_task_and_rater(project):
+    task = Task.objects.filter(project=project).first()
+    rater = UserFactory(username="zed")
+    now = timezone.now()
+
+    def assign():
+        return Assignment.objects.create(project=project, task=task, rater=rater, leased_at=now,
+                                         lease_expires_at=now + timedelta(minutes=5))
+
+    assign()
+    refused(assign)
+
+    def rate():
+        return Rating.objects.create(project=project, task=task, rater=rater, rubric_version=project.rubric_version)
+
+    rating = rate()
+    refused(rate)
+    dim = Dimension.objects.get(version=project.rubric_version, key="accuracy")
+    Score.objects.create(rating=rating, dimension=dim, value=3)
+    refused(lambda: Score.objects.create(rating=rating, dimension=dim, value=4))
+    refused(lambda: Score.objects.create(rating=rating, dimension=dim.version.dimensions.get(key="why")))
+
+
+def test_project_settings_ranges(project):
+    refused(lambda: Project.objects.filter(pk=project.pk).update(overlap=0))
+    refused(lambda: Project.objects.filter(pk=project.pk).update(lease_seconds=5))
+
+
+def test_items_responses_memberships_are_unique(project):
+    item = Item.objects.filter(project=project).first()
+    refused(lambda: Item.objects.create(project=project, external_id=item.external_id, prompt="x"))
+    refused(lambda: Response.objects.create(item=item, model="m1", text="again"))
+    refused(lambda: Membership.objects.create(project=project, user=project.created_by, role="rater"))
+    refused(lambda: Item.objects.create(project=project, external_id="", prompt="x"))
+
+
+def test_a_pair_task_is_two_different_responses(project):
+    resp = Response.objects.filter(item__project=project).first()
+    refused(lambda: Task.objects.create(project=project, item=resp.item, response_a=resp, response_b=resp, capacity=3))
+    refused(lambda: Task.objects.create(project=project, item=resp.item, response_a=resp, capacity=3))  # duplicate single
+
+
+def test_assignment_status_and_finish_time_agree(project):
+    task = Task.objects.filter(project=project).first()
+    now = timezone.now()
+    refused(lambda: Assignment.objects.create(project=project, task=task, rater=project.created_by, status="submitted",
+                                              leased_at=now, lease_expires_at=now))
+    refused(lambda: Assignment.objects.create(project=project, task=task, rater=project.created_by,
+                                              leased_at=now, lease_expires_at=now - timedelta(seconds=1)))
+
+
+def test_automated_raters_cannot_be_active(db):
+    refused(lambda: UserFactory(username="judge:auto", is_automated=True, is_active=True))
+
+
+@pytest.mark.postgres
+def test_constraints_are_enforced_by_postgresql_itself(project):
+    """On PostgreSQL the checks are real table constraints (not only Django validation)."""
+    assert connection.vendor == "postgresql"
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'projects_task'::regclass AND contype = 'c'"
+        )
+        names = {row[0] for row in cur.fetchall()}
+    assert {"task_claims_within_capacity", "task_rated_within_claimed", "task_pair_is_two_responses"} <= names
+    task = Task.objects.filter(project=project).first()
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("UPDATE projects_task SET claimed_count = capacity + 1 WHERE id = %s", [task.pk])
