@@ -1,4 +1,4 @@
-"""URL map: each app owns its pages (``<app>/urls.py``) and its API (``<app>/api.py``)."""
+"""URL map: each app owns its pages (``<app>/urls.py``); the API lives under /api/ (``evalplatform/api.py``)."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -6,5 +6,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("evalplatform.api")),
+    path("", include("evalplatform.assignments.urls")),
+    path("", include("evalplatform.reports.urls")),
     path("", include("evalplatform.projects.urls")),
 ]
