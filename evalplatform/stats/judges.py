@@ -1,0 +1,471 @@
+"""LLM-as-judge calibration against a human rating panel (issue 11).
+
+Inputs: ``human`` — a (human raters x units) float array, NaN = not rated (the ``krippendorff``
+orientation used across ``evalplatform.stats``); ``judge`` — the automated judge's rating of each unit
+(NaN = missing); the level of measurement and the allowed scale values.
+
+Weighted kappa and Krippendorff's alpha are computed by small private helpers here (``_kappa``,
+``_alpha``) that work on bootstrap count-weights directly; they can be swapped for the core
+``evalplatform.stats.agreement`` functions once those exist (the tests pin them to sklearn's
+``cohen_kappa_score`` and the ``krippendorff`` package).
+
+Pure numpy/scipy; no Django.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import stats
+
+Level = Literal["nominal", "ordinal", "interval", "ratio"]
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+
+LESS = "agrees with the panel less than a typical human"
+ABOUT = "agrees with the panel about as well as a typical human"
+MORE = "agrees with the panel more than a typical human"
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _label(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point value with a bootstrap percentile interval; value None + reason when undefined."""
+
+    value: float | None
+    ci95: tuple[float | None, float | None] = (None, None)
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": _f(self.value), "ci95": [_f(self.ci95[0]), _f(self.ci95[1])], "reason": self.reason}
+
+
+def _estimate(point: float, boot: NDArray | None, reason: str) -> Estimate:
+    if not math.isfinite(point):
+        return Estimate(None, (None, None), reason)
+    if boot is None:
+        return Estimate(point)
+    fin = boot[np.isfinite(boot)]
+    if len(fin) < 0.5 * len(boot):  # most resamples undefined: no honest interval
+        return Estimate(point, (None, None), f"interval undefined in {len(boot) - len(fin)} resamples")
+    lo, hi = np.quantile(fin, [0.025, 0.975])
+    return Estimate(point, (float(lo), float(hi)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# private agreement helpers (weights = bootstrap counts per unit, shape (B, n))
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _kappa(x: NDArray, y: NDArray, w: NDArray, nominal: bool, n_cat: int) -> NDArray:
+    """Cohen's kappa of paired values x, y under unit weights w (B, n) → (B,).
+
+    nominal: unweighted kappa (Cohen 1960) on category codes.  Otherwise quadratic-weighted kappa
+    (Cohen 1968): 1 - Σ(x-y)² / Σ_{a,b}(x_a-y_b)²/n = 2·cov / (var_x + var_y + (x̄-ȳ)²) — identical to the
+    confusion-matrix formula with weights (i-j)² on these coordinates (and to Lin's CCC).  It also
+    accepts a half-way median (e.g. 2.5) as a coordinate.
+    """
+    if len(x) == 0:
+        return np.full(w.shape[0], np.nan)
+    tot = w.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if nominal:
+            xi, yi = x.astype(int), y.astype(int)
+            eye = np.eye(n_cat)
+            po = (w @ (xi == yi).astype(float)) / tot
+            pe = ((w @ eye[xi]) * (w @ eye[yi])).sum(1) / tot**2
+            return np.where(pe < 1 - 1e-12, (po - pe) / (1 - pe), np.nan)
+        c = 0.5 * (x.mean() + y.mean())
+        x, y = x - c, y - c
+        mx, my = (w @ x) / tot, (w @ y) / tot
+        vx = (w @ (x * x)) / tot - mx**2
+        vy = (w @ (y * y)) / tot - my**2
+        cov = (w @ (x * y)) / tot - mx * my
+        den = vx + vy + (mx - my) ** 2
+        return np.where(den > 1e-12, 2 * cov / den, np.nan)
+
+
+def _unit_coincidences(codes: NDArray, n_cat: int) -> NDArray:
+    """Per-unit coincidence matrices (U, C*C) of Krippendorff's alpha (codes: raters x units, -1 missing)."""
+    onehot = np.zeros((codes.shape[1], n_cat))
+    r, u = np.nonzero(codes >= 0)
+    np.add.at(onehot, (u, codes[r, u]), 1.0)
+    m = onehot.sum(1)
+    o = onehot[:, :, None] * onehot[:, None, :]
+    o[:, np.arange(n_cat), np.arange(n_cat)] -= onehot
+    with np.errstate(invalid="ignore", divide="ignore"):
+        o = np.where((m >= 2)[:, None, None], o / (m - 1)[:, None, None], 0.0)
+    return o.reshape(len(m), n_cat * n_cat)
+
+
+def _alpha(coinc: NDArray, w: NDArray, level: Level, values: NDArray) -> NDArray:
+    """Krippendorff's alpha (Krippendorff 2011, "Computing Krippendorff's alpha-reliability").
+
+    α = 1 - (n-1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck from the coincidence matrix o summed over units with
+    weights w (B, U); metrics: nominal, ordinal (rank-based, from the marginals), interval, ratio.
+    """
+    C = len(values)
+    co = (w @ coinc).reshape(-1, C, C)
+    nc = co.sum(2)
+    n = nc.sum(1)
+    if level == "nominal":
+        d2 = np.broadcast_to(1.0 - np.eye(C), co.shape)
+    elif level == "ordinal":
+        cs = np.cumsum(nc, axis=1)
+        d2 = (cs[:, None, :] - cs[:, :, None] + (nc[:, :, None] - nc[:, None, :]) / 2) ** 2
+    elif level == "interval":
+        d2 = np.broadcast_to((values[:, None] - values[None, :]) ** 2, co.shape)
+    else:
+        s = values[:, None] + values[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.where(s != 0, (values[:, None] - values[None, :]) / s, 0.0)
+        d2 = np.broadcast_to(r**2, co.shape)
+    do = (co * d2).sum((1, 2))
+    de = (nc[:, :, None] * nc[:, None, :] * d2).sum((1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((de > 0) & (n > 1), 1 - (n - 1) * do / de, np.nan)
+
+
+def _consensus(coords: NDArray, nominal: bool, n_cat: int) -> NDArray:
+    """Per-unit median of the raters' coordinates (nominal: the mode; NaN on a tied mode / no rating)."""
+    out = np.full(coords.shape[1], np.nan)
+    has = ~np.isnan(coords).all(0)
+    if not nominal:
+        out[has] = np.nanmedian(coords[:, has], axis=0)
+        return out
+    counts = np.stack([(coords == c).sum(0) for c in range(n_cat)], axis=1)
+    top = counts.max(1)
+    unique_top = (counts == top[:, None]).sum(1) == 1
+    ok = has & unique_top
+    out[ok] = counts[ok].argmax(1)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HumanKappa:
+    """One human against the consensus of the OTHER humans, and the judge against that same panel."""
+
+    rater: Any
+    n_units: int
+    kappa: float | None
+    judge_kappa: float | None  # judge vs the same leave-one-out consensus on the same units
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rater": _label(self.rater), "n_units": self.n_units, "kappa": _f(self.kappa),
+                "judge_kappa": _f(self.judge_kappa)}
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    unit: Any
+    judge: float
+    consensus: float | None  # human median (nominal: mode), in scale values
+    human_mean: float | None
+    gap: float  # judge - consensus (nominal: share of humans who did not give the judge's value)
+    n_humans: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unit": _label(self.unit), "judge": _f(self.judge), "consensus": _f(self.consensus),
+                "human_mean": _f(self.human_mean), "gap": _f(self.gap), "n_humans": self.n_humans}
+
+
+@dataclass(frozen=True)
+class JudgeCalibration:
+    level: str
+    kappa_weights: str  # "quadratic" or "none"
+    n_units: int
+    n_common: int  # units with a judge rating and a human consensus
+    judge_kappa: Estimate  # judge vs full-panel consensus
+    alpha_humans: Estimate
+    alpha_with_judge: Estimate
+    alpha_change: Estimate  # alpha_with_judge - alpha_humans (same resamples)
+    human_kappas: tuple[HumanKappa, ...]
+    human_kappa_mean: float | None
+    human_kappa_median: float | None
+    human_kappa_range: tuple[float | None, float | None]
+    judge_kappa_loo: float | None  # mean of HumanKappa.judge_kappa
+    kappa_gap: Estimate  # judge_kappa_loo - human_kappa_median, the verdict's interval
+    verdict: str | None
+    spearman: Estimate  # vs the human mean; ci95 from the bootstrap
+    spearman_p: float | None
+    offset: Estimate  # mean(judge - human mean): > 0 lenient, < 0 severe
+    disagreements: tuple[Disagreement, ...]
+    bootstrap: dict[str, Any]
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "level": self.level,
+            "kappa_weights": self.kappa_weights,
+            "n_units": self.n_units,
+            "n_common": self.n_common,
+            "judge_kappa": self.judge_kappa.to_dict(),
+            "alpha_humans": self.alpha_humans.to_dict(),
+            "alpha_with_judge": self.alpha_with_judge.to_dict(),
+            "alpha_change": self.alpha_change.to_dict(),
+            "human_kappas": [h.to_dict() for h in self.human_kappas],
+            "human_kappa_mean": _f(self.human_kappa_mean),
+            "human_kappa_median": _f(self.human_kappa_median),
+            "human_kappa_range": [_f(self.human_kappa_range[0]), _f(self.human_kappa_range[1])],
+            "judge_kappa_loo": _f(self.judge_kappa_loo),
+            "kappa_gap": self.kappa_gap.to_dict(),
+            "verdict": self.verdict,
+            "spearman": {**self.spearman.to_dict(), "p_value": _f(self.spearman_p)},
+            "offset": {**self.offset.to_dict(), "direction": _direction(self.offset.value)},
+            "disagreements": [d.to_dict() for d in self.disagreements],
+            "bootstrap": self.bootstrap,
+            "reason": self.reason,
+        }
+
+
+def _direction(offset: float | None) -> str | None:
+    if offset is None:
+        return None
+    return "lenient" if offset > 0 else "severe" if offset < 0 else "neutral"
+
+
+def _codes(x: NDArray, values: NDArray) -> NDArray:
+    """Scale values → category codes (-1 for NaN); ValueError for a value off the scale."""
+    codes = np.full(x.shape, -1, dtype=int)
+    ok = ~np.isnan(x)
+    hit = np.isclose(x[ok][:, None], values[None, :], rtol=0, atol=1e-9)
+    if not hit.any(1).all():
+        bad = np.unique(x[ok][~hit.any(1)])
+        raise ValueError(f"ratings not on the scale {values.tolist()}: {bad[:5].tolist()}")
+    codes[ok] = hit.argmax(1)
+    return codes
+
+
+def _resample_ranks(x: NDArray, w: NDArray) -> NDArray:
+    """Average ranks (B, n) of x in each resample, where unit i appears w[b, i] times."""
+    _, g = np.unique(x, return_inverse=True)
+    wg = np.zeros((w.shape[0], g.max() + 1))
+    np.add.at(wg.T, g, w.T)
+    below = np.cumsum(wg, axis=1) - wg
+    return (below + (wg + 1) / 2)[:, g]
+
+
+def _weighted_spearman(x: NDArray, y: NDArray, w: NDArray) -> NDArray:
+    """Spearman's rho (Spearman 1904) of each resample: Pearson correlation of the resample's average
+    ranks, a unit drawn k times counting k times (so it equals ``spearmanr`` on the expanded sample)."""
+    rx, ry = _resample_ranks(x, w), _resample_ranks(y, w)
+    tot = w.sum(1)
+    mx, my = (w * rx).sum(1) / tot, (w * ry).sum(1) / tot
+    cov = (w * rx * ry).sum(1) / tot - mx * my
+    vx = (w * rx * rx).sum(1) / tot - mx**2
+    vy = (w * ry * ry).sum(1) / tot - my**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((vx > 1e-12) & (vy > 1e-12), cov / np.sqrt(vx * vy), np.nan)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public API
+# ---------------------------------------------------------------------------------------------------------
+
+
+def judge_calibration(
+    human: ArrayLike,
+    judge: ArrayLike,
+    *,
+    level: Level,
+    scale_values: Sequence[float],
+    unit_ids: Sequence[Any] | None = None,
+    rater_ids: Sequence[Any] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    top_n: int = 10,
+) -> JudgeCalibration:
+    """Calibrate one automated judge against a human panel.
+
+    * Consensus per unit: the median of the humans (nominal: the mode; a tied mode leaves the unit
+      out).  For ordinal data medians are taken on category positions (0..C-1), so an even panel can
+      give a half-way consensus such as 2.5; interval/ratio use the raw values.
+    * ``judge_kappa``: Cohen's kappa of judge vs consensus — quadratic weights (Cohen 1968) for
+      ordinal/interval/ratio, unweighted (Cohen 1960) for nominal.
+    * ``alpha_humans`` / ``alpha_with_judge``: Krippendorff's alpha of the humans, and of the humans
+      plus the judge as one more rater, at ``level`` (Krippendorff 2011); ``alpha_change`` = difference.
+    * ``human_kappas``: each human vs the consensus of the OTHER humans on the units they rated (with
+      ≥ 1 other rating), and the judge vs that same leave-one-out consensus (units the judge rated too).
+    * Verdict (interval rule): gap = mean of the judge's leave-one-out kappas − median of the humans'
+      kappas, so both sides are scored against panels of the same size.  Bootstrap 95% interval of the
+      gap entirely < 0 → :data:`LESS`, entirely > 0 → :data:`MORE`, else :data:`ABOUT`; None when
+      there are < 2 humans, no common units, or no bootstrap.
+    * ``spearman``: Spearman's rho (``scipy.stats.spearmanr``) of judge vs the per-unit human mean;
+      ``offset``: mean(judge − human mean) in scale steps (ordinal) or scale units (interval/ratio);
+      > 0 lenient, < 0 severe.  Neither is defined for nominal data.
+    * ``disagreements``: the ``top_n`` units with the largest |judge − consensus| (nominal: largest share
+      of humans who did not give the judge's value), ties broken by unit order.
+    * All intervals: percentile bootstrap over units (resampled with replacement; the same ``n_boot``
+      seeded resamples for every statistic, so alpha_change and the gap are paired).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}")
+    H = np.asarray(human, dtype=float)
+    H = H[None, :] if H.ndim == 1 else H
+    j = np.asarray(judge, dtype=float)
+    if H.ndim != 2 or j.shape != (H.shape[1],):
+        raise ValueError("human must be (raters x units) and judge must have one value per unit")
+    values = np.unique(np.asarray(scale_values, dtype=float))
+    if len(values) < 2:
+        raise ValueError("scale_values needs at least two values")
+    R, U = H.shape
+    C, nominal = len(values), level == "nominal"
+    units = list(unit_ids) if unit_ids is not None else list(range(U))
+    raters = list(rater_ids) if rater_ids is not None else list(range(R))
+    if len(units) != U or len(raters) != R:
+        raise ValueError("unit_ids / rater_ids must match the matrix shape")
+    Hc, jc = _codes(H, values), _codes(j, values)
+    coord = np.arange(C, dtype=float) if level in ("nominal", "ordinal") else values
+    Hx = np.where(Hc >= 0, coord[np.maximum(Hc, 0)], np.nan)
+    jx = np.where(jc >= 0, coord[np.maximum(jc, 0)], np.nan)
+
+    ones = np.ones((1, U))
+    w: NDArray | None = None
+    if n_boot > 0:
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, U, size=(n_boot, U))
+        w = np.bincount((draws + (np.arange(n_boot) * U)[:, None]).ravel(), minlength=n_boot * U)
+        w = w.reshape(n_boot, U).astype(float)
+
+    def both(fn: Any) -> tuple[float, NDArray | None]:
+        return float(fn(ones)[0]), (fn(w) if w is not None else None)
+
+    def kappa_on(x: NDArray, y: NDArray, sel: NDArray) -> tuple[float, NDArray | None]:
+        return both(lambda W: _kappa(x[sel], y[sel], W[:, sel], nominal, C))
+
+    # judge vs full-panel consensus
+    cons = _consensus(Hx, nominal, C)
+    S = ~np.isnan(cons) & ~np.isnan(jx)
+    n_common = int(S.sum())
+    k_point, k_boot = kappa_on(jx, cons, S)
+    no_common = "the judge rated no unit with a human consensus" if n_common == 0 else None
+    judge_kappa = _estimate(k_point, k_boot, no_common or "kappa undefined (no variation)")
+
+    # Krippendorff's alpha, humans and humans + judge, same resamples
+    co_h = _unit_coincidences(Hc, C)
+    co_hj = _unit_coincidences(np.vstack([Hc, jc[None, :]]), C)
+    a_h, a_h_boot = both(lambda W: _alpha(co_h, W, level, values))
+    a_hj, a_hj_boot = both(lambda W: _alpha(co_hj, W, level, values))
+    alpha_humans = _estimate(a_h, a_h_boot, "alpha undefined: fewer than 2 pairable ratings or no variation")
+    alpha_with_judge = _estimate(a_hj, a_hj_boot, "alpha undefined: fewer than 2 pairable ratings or no variation")
+    alpha_change = _estimate(a_hj - a_h, None if w is None else a_hj_boot - a_h_boot, "alpha undefined")
+
+    # each human (and the judge) vs the leave-one-out consensus
+    rows: list[HumanKappa] = []
+    kh_boot, kj_boot = [], []
+    for r in range(R if R > 1 else 0):
+        cons_r = _consensus(np.delete(Hx, r, axis=0), nominal, C)
+        Sr = ~np.isnan(Hx[r]) & ~np.isnan(cons_r)
+        Srj = Sr & ~np.isnan(jx)
+        kh, khb = kappa_on(Hx[r], cons_r, Sr)
+        kj, kjb = kappa_on(jx, cons_r, Srj)
+        rows.append(HumanKappa(_label(raters[r]), int(Sr.sum()), _f(kh), _f(kj)))
+        kh_boot.append(khb)
+        kj_boot.append(kjb)
+    hk = np.array([np.nan if h.kappa is None else h.kappa for h in rows])
+    jk = np.array([np.nan if h.judge_kappa is None else h.judge_kappa for h in rows])
+    has_h, has_j = np.isfinite(hk).any(), np.isfinite(jk).any()
+    with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
+        gap_point = float(np.nanmean(jk) - np.nanmedian(hk)) if has_h and has_j else math.nan
+        gap_boot = (np.nanmean(np.array(kj_boot), 0) - np.nanmedian(np.array(kh_boot), 0)
+                    if w is not None and has_h and has_j else None)
+    gap_reason = ("need at least 2 human raters" if R < 2 else no_common
+                  or "no human or judge kappa is defined against the leave-one-out panels")
+    kappa_gap = _estimate(gap_point, gap_boot, gap_reason)
+    verdict = None
+    if kappa_gap.ci95[0] is not None and kappa_gap.ci95[1] is not None:
+        verdict = LESS if kappa_gap.ci95[1] < 0 else MORE if kappa_gap.ci95[0] > 0 else ABOUT
+
+    # correlation, offset and disagreements vs the human mean / consensus
+    with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
+        hmean_x = np.nanmean(Hx, axis=0)
+        hmean_raw = np.nanmean(H, axis=0)
+    T = ~np.isnan(jx) & ~np.isnan(hmean_x)
+    spearman, spearman_p = Estimate(None, reason="not defined for nominal data"), None
+    offset = Estimate(None, reason="not defined for nominal data")
+    if not nominal:
+        if T.sum() >= 3:
+            with warnings.catch_warnings(action="ignore"):
+                res = stats.spearmanr(jx[T], hmean_x[T])
+            rho, spearman_p = float(res.statistic), _f(res.pvalue)
+            sboot = _weighted_spearman(jx[T], hmean_x[T], w[:, T]) if w is not None else None
+            spearman = _estimate(rho, sboot, "correlation undefined (a constant series)")
+        else:
+            spearman = Estimate(None, reason="need at least 3 units rated by the judge and a human")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            off, off_boot = both(lambda W: (W[:, T] @ (jx[T] - hmean_x[T])) / W[:, T].sum(1))
+        offset = _estimate(off, off_boot, no_common or "no common units")
+
+    disagreements = _disagreements(H, Hx, j, jx, cons, hmean_raw, values, coord, nominal, units, top_n)
+    return JudgeCalibration(
+        level=level,
+        kappa_weights="none" if nominal else "quadratic",
+        n_units=U,
+        n_common=n_common,
+        judge_kappa=judge_kappa,
+        alpha_humans=alpha_humans,
+        alpha_with_judge=alpha_with_judge,
+        alpha_change=alpha_change,
+        human_kappas=tuple(rows),
+        human_kappa_mean=_f(np.nanmean(hk)) if has_h else None,
+        human_kappa_median=_f(np.nanmedian(hk)) if has_h else None,
+        human_kappa_range=(_f(np.nanmin(hk)), _f(np.nanmax(hk))) if has_h else (None, None),
+        judge_kappa_loo=_f(np.nanmean(jk)) if has_j else None,
+        kappa_gap=kappa_gap,
+        verdict=verdict,
+        spearman=spearman,
+        spearman_p=spearman_p,
+        offset=offset,
+        disagreements=disagreements,
+        bootstrap={"n_resamples": int(n_boot), "seed": seed, "resampled": "units", "method": "percentile"},
+        reason=no_common,
+    )
+
+
+def _disagreements(
+    H: NDArray, Hx: NDArray, j: NDArray, jx: NDArray, cons: NDArray, hmean_raw: NDArray, values: NDArray,
+    coord: NDArray, nominal: bool, units: list[Any], top_n: int,
+) -> tuple[Disagreement, ...]:
+    n_h = (~np.isnan(H)).sum(0)
+    T = np.flatnonzero(~np.isnan(jx) & (n_h > 0))
+    if nominal:
+        share_same = (Hx[:, T] == jx[T]).sum(0) / n_h[T]
+        gap = 1.0 - share_same
+        key = gap
+        cons_raw = np.where(np.isnan(cons[T]), np.nan, values[np.nan_to_num(cons[T]).astype(int)])
+    else:
+        ok = ~np.isnan(cons[T])
+        T = T[ok]
+        cons_raw = np.interp(cons[T], coord, values)  # ordinal positions → scale values
+        gap = j[T] - cons_raw
+        key = np.abs(jx[T] - cons[T])
+    order = np.argsort(-key, kind="stable")
+    out = []
+    for i in order[:top_n]:
+        if key[i] <= 0:
+            break
+        u = T[i]
+        out.append(Disagreement(_label(units[u]), float(j[u]), _f(cons_raw[i]),
+                                None if nominal else _f(hmean_raw[u]), float(gap[i]), int(n_h[u])))
+    return tuple(out)
+
