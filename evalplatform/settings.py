@@ -185,6 +185,12 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "evalplatform")
+CELERY_BEAT_SCHEDULE = {
+    # Claims expire leases lazily too; this returns lapsed leases of idle projects to the queue.
+    "expire-leases": {"task": "evalplatform.assignments.tasks.expire_leases", "schedule": 60.0},
+    # Re-enqueues report refreshes whose message was lost while the broker was down.
+    "sweep-report-refreshes": {"task": "evalplatform.reports.tasks.sweep_report_refreshes", "schedule": 60.0},
+}
 # "celery" (a broker and workers), "thread" (in-process, after the countdown) or "sync"; empty = by REDIS_URL.
 EVAL_TASK_RUNNER = os.environ.get("EVAL_TASK_RUNNER", "")
 # How long submissions gather before the report refresh they trigger runs (the debounce window).
@@ -247,7 +253,7 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {

@@ -1,0 +1,74 @@
+"""Settings come from the environment and refuse unsafe production starts; /health/ reports parts."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG",
+                                                              "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env={**base, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path):
+    result = run_check({"DEBUG": "0", "ALLOWED_HOSTS": "x.example", "EVAL_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0 and "DEBUG=0 needs SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_allowed_hosts(tmp_path):
+    result = run_check({"DEBUG": "0", "SECRET_KEY": "k" * 60, "EVAL_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0 and "DEBUG=0 needs ALLOWED_HOSTS" in result.stderr
+
+
+def test_deploy_check_passes_with_production_settings(tmp_path):
+    result = run_check(
+        {"DEBUG": "0", "SECRET_KEY": "s3cr3t-" * 10, "ALLOWED_HOSTS": "eval.example.com", "EVAL_VAR_DIR": str(tmp_path)},
+        "--deploy", "--fail-level", "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_development_key_is_generated_once_and_kept(tmp_path):
+    for _ in range(2):
+        assert run_check({"EVAL_VAR_DIR": str(tmp_path)}).returncode == 0
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50 and oct((tmp_path / "secret_key").stat().st_mode)[-3:] == "600"
+
+
+def test_database_url_selects_the_backend():
+    import dj_database_url
+
+    parsed = dj_database_url.parse("postgres://u:p@db.example:5432/evalplatform")
+    assert parsed["ENGINE"] == "django.db.backends.postgresql" and parsed["NAME"] == "evalplatform"
+
+
+def test_bad_boolean_is_a_clear_error(tmp_path):
+    result = run_check({"DEBUG": "maybe", "EVAL_VAR_DIR": str(tmp_path)})
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+@pytest.mark.django_db
+def test_health_reports_database_and_embedded_mode(client):
+    body = client.get("/health/").json()
+    assert body["ok"] is True
+    assert body["checks"]["database"]["ok"] is True
+    assert "embedded" in body["checks"]["workers"]["mode"]
+
+
+@pytest.mark.django_db
+def test_health_reports_an_unreachable_broker(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/health/")
+    body = response.json()
+    assert response.status_code == 200  # the database is fine: raters can still work
+    assert body["ok"] is False and body["checks"]["redis"]["ok"] is False
+    assert body["checks"]["workers"] == {"ok": False, "error": "broker unreachable"}
