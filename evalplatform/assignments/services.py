@@ -33,6 +33,9 @@ class RaterPaused(QueueError):
     pass
 
 
+MAX_CLAIM_ATTEMPTS = 20
+
+
 def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
@@ -50,7 +53,9 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
         project=project, status=Assignment.Status.ACTIVE, lease_expires_at__lte=now
     ).exists():
         expire_leases(project=project, now=now)
-    for _attempt in range(5):
+    # A lost race on a candidate means that task just filled, so each retry looks at a shorter list;
+    # the bound only guards against a bug turning this into a busy loop.
+    for _attempt in range(MAX_CLAIM_ATTEMPTS):
         with transaction.atomic():
             # Locking the rater's membership serialises one rater's own requests (a double click
             # gets the same lease back) without making different raters wait for each other.
@@ -64,6 +69,7 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
             if held is not None:
                 return held
             if membership.paused:
+                # A lease held when the lead paused them is theirs to finish (returned above); no new ones.
                 raise RaterPaused("your work on this project is paused by its lead")
             task = _pick_task(project, rater)
             if task is None:
@@ -115,7 +121,7 @@ def skip(*, assignment: Assignment, reason: str = "", now: datetime | None = Non
     if assignment.status == Assignment.Status.ACTIVE:
         Task.objects.filter(pk=assignment.task_id).update(claimed_count=F("claimed_count") - 1)
     assignment.status = Assignment.Status.SKIPPED
-    assignment.skip_reason = reason[:500]
+    assignment.skip_reason = (reason or "").strip()[:500]
     assignment.finished_at = _now(now)
     assignment.save(update_fields=["status", "skip_reason", "finished_at"])
     return assignment

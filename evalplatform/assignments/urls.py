@@ -1,5 +1,11 @@
 """Pages of this app (paths are absolute: the project URLconf includes this module at the root)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from evalplatform.assignments import views
+
+urlpatterns = [
+    path("projects/<slug:slug>/rate/", views.rate, name="rate"),
+    path("projects/<slug:slug>/rate/<int:pk>/submit/", views.submit, name="rate-submit"),
+    path("projects/<slug:slug>/rate/<int:pk>/skip/", views.skip_item, name="rate-skip"),
+]
