@@ -229,6 +229,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind"; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RubricVersionStatusEnum": "rubrics.models.RubricVersion.Status",
+        "JustificationEnum": "rubrics.models.RubricVersion.Justification",
+        "DimensionKindEnum": "rubrics.models.Dimension.Kind",
+        "ProjectKindEnum": "evalplatform.projects.models.Project.Kind",
+        "AssignmentStatusEnum": "evalplatform.assignments.models.Assignment.Status",
+        "ReportStatusEnum": "evalplatform.reports.models.AgreementReport.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ version, so a score always means what the rater saw when giving it.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -130,3 +132,36 @@ def latest_published(rubric_slug: str) -> RubricVersion | None:
         RubricVersion.objects.filter(rubric__slug=rubric_slug, status=RubricVersion.Status.PUBLISHED)
         .select_related("rubric").order_by("-number").first()
     )
+
+
+class VersionFrozen(ValidationError):
+    """A published version was asked to change; the way forward is a new draft (``clone_version``)."""
+
+
+@transaction.atomic
+def update_draft(*, version: RubricVersion, changes: dict[str, Any]) -> RubricVersion:
+    """Edit a draft: ``changes`` replaces the named parts of its document (``name``, ``description``,
+    ``guidelines``, ``justification``, or the whole ``dimensions`` list).
+
+    Only drafts change: a published version raises ``VersionFrozen``, since scores given against
+    it must keep their meaning.  The result is validated as a whole document (``RubricDocumentError``
+    lists every problem); the slug names the rubric and cannot change.
+    """
+    version = RubricVersion.objects.select_for_update().select_related("rubric").get(pk=version.pk)
+    if version.is_published:
+        raise VersionFrozen(
+            f"{version} is published and cannot be edited; clone it into a new draft and edit that"
+        )
+    rubric = version.rubric
+    if "slug" in changes and changes["slug"] != rubric.slug:
+        raise ValidationError(f"the slug names the rubric ({rubric.slug!r}) and cannot change")
+    spec = validate({**to_document(version), **changes, "slug": rubric.slug})
+    if rubric.name != spec.name or (spec.description and rubric.description != spec.description):
+        rubric.name = spec.name
+        rubric.description = spec.description or rubric.description
+        rubric.save(update_fields=["name", "description"])
+    version.guidelines, version.justification = spec.guidelines, spec.justification
+    version.save(update_fields=["guidelines", "justification"])
+    version.dimensions.all().delete()
+    _create_dimensions(version, spec.dimensions)
+    return version

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
-from evalplatform.projects.models import Membership, Project
+from evalplatform.projects.models import Item, Membership, Project, Task
 
 
 def visible_projects(user) -> QuerySet[Project]:
@@ -66,3 +67,45 @@ def lead_projects(user) -> QuerySet[Project]:
     if user.is_staff:
         return Project.objects.all()
     return Project.objects.filter(Q(memberships__user=user, memberships__role=Membership.Role.LEAD)).distinct()
+
+
+def project_items(project: Project):
+    """The project's items for listing: responses prefetched, plus ``ratings`` (ratings given over
+    all the item's tasks) and ``complete`` (every task has its overlap of ratings), set-based."""
+    tasks = Task.objects.filter(item=OuterRef("pk"))
+    rated = tasks.values("item").annotate(total=Sum("rated_count")).values("total")
+    return (
+        Item.objects.filter(project=project)
+        .annotate(
+            ratings=Coalesce(Subquery(rated, output_field=IntegerField()), Value(0)),
+            complete=~Exists(tasks.filter(rated_count__lt=project.overlap)),
+        )
+        .prefetch_related("responses")
+        .order_by("id")
+    )
+
+
+def filter_by_metadata(items, conditions: dict[tuple[str, ...], str]):
+    """Items whose metadata has each key path equal to the value, given as text.
+
+    A value that reads as a number or a boolean also matches the JSON number or boolean, so
+    ``?metadata__turns=3`` finds ``{"turns": 3}`` as well as ``{"turns": "3"}``.
+    """
+    for path, value in conditions.items():
+        lookup = "metadata__" + "__".join(path) + "__exact"
+        match = Q(**{lookup: value})
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            match |= Q(**{lookup: lowered == "true"})
+        else:
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+            else:
+                if number.is_integer() and abs(number) < 2**53:
+                    match |= Q(**{lookup: int(number)})
+                elif number == number and abs(number) != float("inf"):
+                    match |= Q(**{lookup: number})
+        items = items.filter(match)
+    return items

@@ -1,0 +1,208 @@
+"""The rating queue over the API: take the next task, read it, give it back.
+
+A rater's own front end needs three calls: ``POST /api/projects/{id}/next/`` (the task with its
+item, responses in display order and the rubric), ``POST /api/assignments/{id}/submit/`` and
+``POST /api/assignments/{id}/skip/``.  Raters only ever see their own assignments; responses are
+shown without model names (blind rating).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import Http404
+from django.urls import path
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evalplatform.api_errors import conflict
+from evalplatform.assignments import services
+from evalplatform.assignments.models import Assignment
+from evalplatform.assignments.selectors import assignments_visible_to, shown_responses
+from evalplatform.permissions import IsOwner, IsProjectRater, IsStaff, ProjectScoped
+from rubrics.api import RubricVersionSerializer
+from rubrics.models import RubricVersion
+from rubrics.selectors import with_dimensions
+
+
+class ItemForRaterSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    prompt = serializers.CharField()
+    reference = serializers.CharField(allow_null=True, help_text="Null when the project hides references.")
+    metadata = serializers.JSONField()
+
+
+class ShownResponseSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text='"A" or "B" in a pairwise task (A first), "" for a single response.')
+    text = serializers.CharField()
+
+
+def _rating_id(assignment: Assignment) -> int | None:
+    try:
+        return assignment.rating.pk
+    except Assignment.rating.RelatedObjectDoesNotExist:
+        return None
+
+
+class AssignmentBriefSerializer(serializers.ModelSerializer):
+    item = serializers.CharField(source="task.item.external_id", read_only=True, help_text="The item's external id.")
+    rating = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Assignment
+        fields = ["id", "project", "status", "item", "leased_at", "lease_expires_at", "finished_at", "rating"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_rating(self, assignment: Assignment) -> int | None:
+        return _rating_id(assignment)
+
+
+class AssignmentSerializer(AssignmentBriefSerializer):
+    """What a rater needs to rate: the item, the responses in the order shown, and the rubric."""
+
+    item = serializers.SerializerMethodField()
+    responses = serializers.SerializerMethodField(
+        help_text="In display order. Pairwise: the first is the one shown as A; give preference values "
+        "as seen (negative = A better)."
+    )
+    rubric_version = serializers.SerializerMethodField()
+
+    class Meta(AssignmentBriefSerializer.Meta):
+        fields = [*AssignmentBriefSerializer.Meta.fields, "skip_reason", "responses", "rubric_version"]
+        read_only_fields = fields
+
+    @extend_schema_field(ItemForRaterSerializer)
+    def get_item(self, assignment: Assignment) -> dict:
+        item = assignment.task.item
+        return {
+            "id": item.pk, "external_id": item.external_id, "prompt": item.prompt,
+            "reference": item.reference if assignment.project.show_reference else None, "metadata": item.metadata,
+        }
+
+    @extend_schema_field(ShownResponseSerializer(many=True))
+    def get_responses(self, assignment: Assignment) -> list[dict]:
+        return [{"label": shown.side, "text": shown.text} for shown in shown_responses(assignment)]
+
+    @extend_schema_field(RubricVersionSerializer)
+    def get_rubric_version(self, assignment: Assignment) -> dict:
+        version_id = assignment.project.rubric_version_id
+        cache = self.context.setdefault("versions", {})
+        if version_id not in cache:
+            version = with_dimensions(RubricVersion.objects.filter(pk=version_id)).get()
+            cache[version_id] = RubricVersionSerializer(version).data
+        return cache[version_id]
+
+
+def render_assignment(assignment_id: int, user, *, status_code: int = status.HTTP_200_OK) -> Response:
+    assignment = assignments_visible_to(user).get(pk=assignment_id)
+    return Response(AssignmentSerializer(assignment).data, status=status_code)
+
+
+class NextTask(ProjectScoped, APIView):
+    """Your current task in this project, or a lease on the next one; 204 when nothing is left for you."""
+
+    permission_classes = [IsAuthenticated, IsProjectRater]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AssignmentSerializer,
+            204: OpenApiResponse(description="Nothing is left for you to rate in this project."),
+            403: OpenApiResponse(description="You are not a rater here, or your work here is paused."),
+        },
+    )
+    def post(self, request, *args, **kwargs):
+        try:
+            assignment = services.claim_next(project=self.get_project(), rater=request.user)
+        except (services.NotARater, services.RaterPaused) as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except services.QueueError as exc:
+            raise conflict(exc) from exc
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return render_assignment(assignment.pk, request.user)
+
+
+class AssignmentMixin:
+    def get_assignment(self) -> Assignment:
+        assignment = assignments_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        if assignment is None:
+            raise Http404("No such assignment.")
+        self.check_object_permissions(self.request, assignment)
+        return assignment
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+class IdFilter(filters.NumberFilter):
+    """A database id: a whole number in the id range (an overlong one is a 400, not an overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+
+
+class AssignmentFilter(filters.FilterSet):
+    project = IdFilter(field_name="project_id", help_text="A project id.")
+    status = filters.ChoiceFilter(choices=Assignment.Status.choices)
+
+    class Meta:
+        model = Assignment
+        fields = ["project", "status"]
+
+
+class AssignmentList(generics.ListAPIView):
+    """Your assignments, newest first (``?project=`` and ``?status=`` narrow them)."""
+
+    serializer_class = AssignmentBriefSerializer
+    filterset_class = AssignmentFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Assignment.objects.none()
+        return assignments_visible_to(self.request.user).filter(rater_id=self.request.user.pk).order_by("-leased_at")
+
+
+class AssignmentDetail(AssignmentMixin, APIView):
+    """One of your assignments (another rater's is not found)."""
+
+    permission_classes = [IsAuthenticated, IsOwner | IsStaff]
+
+    @extend_schema(responses={200: AssignmentSerializer})
+    def get(self, request, *args, **kwargs):
+        return Response(AssignmentSerializer(self.get_assignment()).data)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SkipTask(AssignmentMixin, APIView):
+    """Give a task back; you are not offered it again.  A rated task cannot be skipped (409)."""
+
+    permission_classes = [IsAuthenticated, IsOwner]
+
+    @extend_schema(request=SkipSerializer, responses={200: AssignmentSerializer, 409: OpenApiResponse()})
+    def post(self, request, *args, **kwargs):
+        assignment = self.get_assignment()
+        serializer = SkipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.skip(assignment=assignment, reason=serializer.validated_data["reason"])
+        except services.QueueError as exc:
+            raise conflict(exc) from exc
+        return render_assignment(assignment.pk, request.user)
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/next/", NextTask.as_view(), name="api-next"),
+    path("assignments/", AssignmentList.as_view(), name="api-assignments"),
+    path("assignments/<int:pk>/", AssignmentDetail.as_view(), name="api-assignment"),
+    path("assignments/<int:pk>/skip/", SkipTask.as_view(), name="api-skip"),
+]

@@ -1,0 +1,279 @@
+"""Ratings over the API: submitting scores, reading ratings, importing them, exporting a project's.
+
+Submitting is idempotent: the first submit of an assignment answers 201 with the rating, a repeat
+answers 200 with the same rating.  Exports stream, so a project of any size downloads in flat memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.http import Http404, StreamingHttpResponse
+from django.urls import path
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from evalplatform.api_errors import Conflict
+from evalplatform.assignments.api import IdFilter
+from evalplatform.assignments.selectors import assignments_visible_to
+from evalplatform.permissions import IsOwner, IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.projects.models import Project
+from evalplatform.projects.records import ImportRejected
+from evalplatform.projects.uploads import (
+    UPLOAD_PARSERS,
+    ImportRejectedSerializer,
+    import_refused,
+    upload_from,
+    upload_schema,
+)
+from evalplatform.ratings import exports
+from evalplatform.ratings.importing import import_ratings
+from evalplatform.ratings.models import Rating
+from evalplatform.ratings.selectors import ratings_visible_to
+from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
+from rubrics.models import Dimension
+
+LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
+
+
+class RatingSerializer(serializers.ModelSerializer):
+    item = serializers.CharField(source="task.item.external_id", read_only=True, help_text="The item's external id.")
+    rater = serializers.CharField(source="rater.username", read_only=True)
+    scores = serializers.SerializerMethodField(
+        help_text="Dimension key to value (text for free-text dimensions). Pairwise values are as the rater "
+        "saw the pair: negative = the response shown as A."
+    )
+
+    class Meta:
+        model = Rating
+        fields = [
+            "id", "project", "assignment", "item", "rater", "rubric_version", "scores", "justification",
+            "duration_ms", "created_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]}})
+    def get_scores(self, rating: Rating) -> dict:
+        swapped = rating.assignment is not None and rating.assignment.swapped
+        scores = {}
+        for score in rating.scores.all():
+            dim = score.dimension
+            if dim.kind == Dimension.Kind.TEXT:
+                scores[dim.key] = score.text
+            elif swapped and dim.kind == Dimension.Kind.PAIRWISE:
+                scores[dim.key] = -score.value
+            else:
+                scores[dim.key] = score.value
+        return scores
+
+
+def render_rating(rating_id: int, user, *, status_code: int = status.HTTP_200_OK) -> Response:
+    rating = ratings_visible_to(user).get(pk=rating_id)
+    return Response(RatingSerializer(rating).data, status=status_code)
+
+
+class SubmitSerializer(serializers.Serializer):
+    scores = serializers.DictField(
+        child=serializers.JSONField(), help_text='Dimension key to value, e.g. {"accuracy": 4, "harmless": true}.'
+    )
+    justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    duration_ms = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=2**31 - 1,
+        help_text="How long the rater took, in milliseconds.",
+    )
+
+
+class SubmitRating(APIView):
+    """Submit your scores for an assignment: 201 with the rating; the same submit again, 200 with it.
+
+    Field-level 400s name the dimension (unknown, off the scale, missing) or ``justification``;
+    409 when the task's state refuses the rating (you skipped it, or your lease lapsed and the task
+    filled up).  Throttled (scope ``submit``).
+    """
+
+    permission_classes = [IsAuthenticated, IsOwner]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "submit"
+
+    @extend_schema(
+        request=SubmitSerializer,
+        responses={200: RatingSerializer, 201: RatingSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+    )
+    def post(self, request, *args, **kwargs):
+        assignment = assignments_visible_to(request.user).filter(pk=kwargs["pk"]).first()
+        if assignment is None:
+            raise Http404("No such assignment.")
+        self.check_object_permissions(request, assignment)
+        serializer = SubmitSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rating, created = submit_rating(assignment=assignment, **serializer.validated_data)
+        except SubmitConflict as exc:
+            raise Conflict(" ".join(exc.errors.values())) from exc
+        except SubmitError as exc:
+            raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from exc
+        return render_rating(rating.pk, request.user, status_code=status.HTTP_201_CREATED if created else 200)
+
+
+class RatingFilter(filters.FilterSet):
+    project = IdFilter(field_name="project_id", help_text="A project id.")
+    rater = filters.CharFilter(field_name="rater__username", help_text="A rater's username.")
+
+    class Meta:
+        model = Rating
+        fields = ["project", "rater"]
+
+
+class RatingList(generics.ListAPIView):
+    """Ratings you may read: your own, and every rating of the projects you lead (admins: all)."""
+
+    serializer_class = RatingSerializer
+    filterset_class = RatingFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Rating.objects.none()
+        return ratings_visible_to(self.request.user).order_by("id")
+
+
+class RatingDetail(generics.RetrieveAPIView):
+    """One rating: your own, one in a project you lead, or any (admins).  Others' are not found."""
+
+    permission_classes = [IsAuthenticated, IsOwner | IsProjectLead | IsStaff]
+    serializer_class = RatingSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Rating.objects.none()
+        return ratings_visible_to(self.request.user)
+
+
+class RatingsImportSummarySerializer(serializers.Serializer):
+    ratings = serializers.IntegerField()
+    scores = serializers.IntegerField()
+    raters_created = serializers.IntegerField()
+
+
+class RatingsImportQuery(serializers.Serializer):
+    automated = serializers.BooleanField(
+        default=False, help_text="The raters are automated judges (named judge:<name>; they never count toward overlap)."
+    )
+
+
+RATING_RECORD = {
+    "type": "object",
+    "required": ["item_id", "rater", "dimension", "value"],
+    "properties": {
+        "item_id": {"type": "string"},
+        "model": {"type": "string"},
+        "model_a": {"type": "string"},
+        "model_b": {"type": "string"},
+        "rater": {"type": "string"},
+        "dimension": {"type": "string"},
+        "value": {"oneOf": [{"type": "integer"}, {"type": "string"}, {"type": "boolean"}]},
+        "justification": {"type": "string"},
+        "duration_ms": {"type": "integer"},
+    },
+}
+
+
+class RatingsImport(ProjectScoped, APIView):
+    """Import ratings collected elsewhere, one score per row, all or nothing (leads and admins)."""
+
+    permission_classes = LEADS
+    parser_classes = UPLOAD_PARSERS
+
+    @extend_schema(
+        request=upload_schema(RATING_RECORD),
+        parameters=[RatingsImportQuery],
+        responses={201: RatingsImportSummarySerializer, 400: ImportRejectedSerializer, 413: OpenApiResponse()},
+        description="Rows `item_id, model (model_a, model_b in pairwise projects), rater, dimension, value`, "
+        "with optional `justification` and `duration_ms`. The same validation as a rater's submission; "
+        "any bad row refuses the file (400 with each problem's line and field) and nothing is written.",
+    )
+    def post(self, request, *args, **kwargs):
+        query = RatingsImportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        upload = upload_from(request)
+        try:
+            summary = import_ratings(
+                project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
+                automated=query.validated_data["automated"],
+            )
+        except ImportRejected as exc:
+            return import_refused(exc)
+        return Response(asdict(summary), status=status.HTTP_201_CREATED)
+
+
+class IgnoreFormatNegotiation(DefaultContentNegotiation):
+    """``?format=`` names the export here, not a renderer: errors are always JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ExportQuery(serializers.Serializer):
+    format = serializers.ChoiceField(
+        choices=exports.FORMATS, default="csv",
+        help_text="csv / jsonl: every score in long format. preferences: JSONL preference pairs "
+        "(pairwise projects).",
+    )
+    min_margin = serializers.FloatField(
+        default=0.0, min_value=0.0, max_value=1.0, help_text="preferences: drop pairs whose margin is smaller."
+    )
+
+
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "preferences": "application/x-ndjson"}
+
+
+class Export(ProjectScoped, APIView):
+    """Download the project's ratings, streamed (leads and admins)."""
+
+    permission_classes = LEADS
+    content_negotiation_class = IgnoreFormatNegotiation
+
+    @extend_schema(
+        parameters=[ExportQuery],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            400: OpenApiResponse(description="Unknown format, or preferences of a single-response project."),
+        },
+        description="CSV and JSONL have one row per item, model, rater and dimension (item_id, model or "
+        "model_a/model_b, rater, automated, dimension, value, value_label, justification, duration_ms, "
+        "created_at, reference); pairwise values are in the pair's stored order (negative: model_a better). "
+        "CSV cells that a spreadsheet would run as a formula are prefixed with an apostrophe. `preferences` "
+        "gives one JSON object per rated pair: prompt, chosen, rejected, chosen_model, rejected_model, "
+        "margin, n_votes, agreement.",
+    )
+    def get(self, request, *args, **kwargs):
+        query = ExportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt, project = query.validated_data["format"], self.get_project()
+        try:
+            lines = exports.export_lines(project, fmt, min_margin=query.validated_data["min_margin"])
+        except exports.ExportError as exc:
+            raise serializers.ValidationError({"format": [str(exc)]}) from exc
+        response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES[fmt])
+        response["Content-Disposition"] = f'attachment; filename="{_filename(project, fmt)}"'
+        return response
+
+
+def _filename(project: Project, fmt: str) -> str:
+    return f"{project.slug}-preferences.jsonl" if fmt == "preferences" else f"{project.slug}-ratings.{fmt}"
+
+
+urlpatterns = [
+    path("assignments/<int:pk>/submit/", SubmitRating.as_view(), name="api-submit"),
+    path("ratings/", RatingList.as_view(), name="api-ratings"),
+    path("ratings/<int:pk>/", RatingDetail.as_view(), name="api-rating"),
+    path("projects/<int:project_id>/ratings/import/", RatingsImport.as_view(), name="api-ratings-import"),
+    path("projects/<int:project_id>/export/", Export.as_view(), name="api-export"),
+]

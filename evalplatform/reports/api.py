@@ -1,0 +1,123 @@
+"""Agreement reports over the API: leads request one (202) and read the stored results.
+
+Statistics never run in the request: ``request_report`` stores a queued report and a worker
+computes it.  Raters never see reports, not even of their own project (403 there, 404 elsewhere).
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.urls import path, reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.projects.selectors import visible_projects
+from evalplatform.reports import services
+from evalplatform.reports.models import AgreementReport
+
+LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    stale = serializers.SerializerMethodField(help_text="Ratings changed since the data this report covers.")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AgreementReport
+        fields = [
+            "id", "url", "project", "status", "progress", "parameters", "trigger", "data_seq", "n_ratings", "stale",
+            "error", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_stale(self, report: AgreementReport) -> bool | None:
+        if report.data_seq is None:
+            return None
+        return report.data_seq < report.project.ratings_seq
+
+    @extend_schema_field(serializers.CharField())
+    def get_url(self, report: AgreementReport) -> str:
+        return reverse("api-report", args=[report.pk])
+
+
+class ReportDetailSerializer(ReportSerializer):
+    result = serializers.JSONField(read_only=True, help_text="The stored report (null until done).")
+
+    class Meta(ReportSerializer.Meta):
+        fields = [*ReportSerializer.Meta.fields, "result"]
+        read_only_fields = fields
+
+
+class ReportRequestSerializer(serializers.Serializer):
+    bootstrap = serializers.IntegerField(
+        required=False, min_value=0, max_value=20000, help_text="Bootstrap resamples for confidence intervals."
+    )
+    seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
+    include_automated = serializers.BooleanField(required=False, help_text="Count automated judges' ratings.")
+    include_paused = serializers.BooleanField(required=False, help_text="Count paused raters' ratings.")
+
+
+class ProjectReports(ProjectScoped, generics.ListAPIView):
+    """The project's reports, newest first; POST requests a new one (computed by a worker)."""
+
+    permission_classes = LEADS
+    serializer_class = ReportSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AgreementReport.objects.none()
+        return self.get_project().reports.select_related("project").order_by("-created_at", "-id")
+
+    @extend_schema(request=ReportRequestSerializer, responses={202: ReportSerializer})
+    def post(self, request, *args, **kwargs):
+        serializer = ReportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            report = services.request_report(
+                project=self.get_project(), requested_by=request.user, **serializer.validated_data
+            )
+        except ValueError as exc:
+            raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from exc
+        report = AgreementReport.objects.select_related("project").get(pk=report.pk)
+        response = Response(ReportSerializer(report).data, status=status.HTTP_202_ACCEPTED)
+        response["Location"] = reverse("api-report", args=[report.pk])
+        return response
+
+
+class LatestReport(ProjectScoped, generics.GenericAPIView):
+    """The newest finished report of the project; 404 until one is done."""
+
+    permission_classes = LEADS
+    serializer_class = ReportDetailSerializer
+
+    @extend_schema(responses={200: ReportDetailSerializer, 404: OpenApiResponse(description="No report is done yet.")})
+    def get(self, request, *args, **kwargs):
+        report = services.latest_done(self.get_project())
+        if report is None:
+            raise Http404("No report of this project is done yet.")
+        return Response(ReportDetailSerializer(report).data)
+
+
+class ReportDetail(generics.RetrieveAPIView):
+    """One report, with its result once done (leads of its project and admins)."""
+
+    permission_classes = LEADS
+    serializer_class = ReportDetailSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return AgreementReport.objects.none()
+        # Reports of projects the user can see: a rater of the project is refused (403) by the
+        # permission check, anyone else does not find it (404).
+        return AgreementReport.objects.filter(project__in=visible_projects(self.request.user)).select_related("project")
+
+
+urlpatterns = [
+    path("projects/<int:project_id>/reports/", ProjectReports.as_view(), name="api-project-reports"),
+    path("projects/<int:project_id>/reports/latest/", LatestReport.as_view(), name="api-latest-report"),
+    path("reports/<int:pk>/", ReportDetail.as_view(), name="api-report"),
+]

@@ -1,0 +1,54 @@
+"""Reads about rubrics, scoped by who asks.
+
+Admins see every version, drafts included.  Leads choose rubrics for new projects, so they see every
+published version.  Raters see the versions their own projects use, and nothing else.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from rubrics.models import Dimension, Rubric, RubricVersion, ScaleLevel
+
+
+def visible_versions(user) -> QuerySet[RubricVersion]:
+    if not user.is_authenticated:
+        return RubricVersion.objects.none()
+    if user.is_staff:
+        return RubricVersion.objects.all()
+    published = RubricVersion.objects.filter(status=RubricVersion.Status.PUBLISHED)
+    if user.memberships.filter(role="lead").exists():  # projects.Membership, by its related name
+        return published
+    return published.filter(projects__memberships__user=user).distinct()
+
+
+def visible_rubrics(user) -> QuerySet[Rubric]:
+    """Rubrics with at least one visible version, each with those versions prefetched (in order)."""
+    versions = visible_versions(user)
+    return (
+        Rubric.objects.filter(pk__in=versions.values("rubric_id"))
+        .prefetch_related(Prefetch("versions", queryset=versions.order_by("number")))
+        .order_by("slug")
+    )
+
+
+def with_dimensions(versions: QuerySet[RubricVersion]) -> QuerySet[RubricVersion]:
+    """The versions with their dimensions and scale levels prefetched: three queries in all."""
+    return versions.select_related("rubric").prefetch_related(
+        Prefetch(
+            "dimensions",
+            queryset=Dimension.objects.order_by("position", "id").prefetch_related(
+                Prefetch("levels", queryset=ScaleLevel.objects.order_by("value"))
+            ),
+        )
+    )
+
+
+def rubric_with_versions(user, pk: int) -> Rubric | None:
+    """One visible rubric with its visible versions, dimensions and levels prefetched."""
+    versions = with_dimensions(visible_versions(user)).order_by("number")
+    return (
+        Rubric.objects.filter(pk=pk, pk__in=visible_versions(user).values("rubric_id"))
+        .prefetch_related(Prefetch("versions", queryset=versions))
+        .first()
+    )
