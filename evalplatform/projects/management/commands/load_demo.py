@@ -3,7 +3,7 @@ import os
 from django.core.management.base import BaseCommand
 
 from evalplatform.projects.demo import ACCOUNTS, load_demo
-from evalplatform.reports.services import compute, latest_done, request_report
+from evalplatform.reports.services import refresh
 
 
 class Command(BaseCommand):
@@ -11,9 +11,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         project, created = load_demo()
-        if created or latest_done(project) is None:
-            report = request_report(project=project, trigger="demo")
-            compute(report_id=report.pk)  # so the lead's first look shows figures, not "queued"
+        # Compute now (and clear the refresh the imported ratings scheduled), so the lead's first
+        # look shows figures, not "queued"; a no-op when the stored report is current.
+        refresh(project_id=project.pk)
         port = os.environ.get("PORT", "8000")
         state = "loaded" if created else "already loaded"
         self.stdout.write(f"Demo project '{project.name}' {state}.")
