@@ -1,0 +1,307 @@
+"""Percentile bootstrap intervals over units, computed from per-unit sufficient statistics.
+
+Method (Efron & Tibshirani 1993, *An Introduction to the Bootstrap*, ch. 6 and 13): draw B resamples
+of the n units with replacement, recompute the coefficient on each, and report the 2.5th and 97.5th
+percentiles of the B replicates as the 95% interval.
+
+Every coefficient here is written as θ = f(Σ_u s_u): a finishing map f applied to the sum of per-unit
+statistic vectors s_u (a coincidence-matrix row, a confusion cell, a value-count vector ...).  A
+resample is then a vector of unit multiplicities c (Σ c_u = n) and θ* = f(c @ S).  Units with the same
+rating pattern have the same s_u, so S has one row per *pattern* and c is a multinomial draw of pattern
+counts; the B resamples are one (B x patterns) matrix and all replicates come out of one matrix
+product.  Nothing is recomputed from raw ratings.  (One exception to the sum form: ordinal alpha on a
+long scale, whose distances depend on the resample's value frequencies, is evaluated from the counts
+matrix by a ``direct`` function, still in a few matrix products per block of resamples.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.special import gammaln
+
+Stats = NDArray[np.float64] | sparse.csr_array
+Finish = Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.int64]]]
+Seed = int | np.random.Generator | None
+
+#: an interval is not reported when the coefficient is undefined in more than this share of resamples
+MAX_DROPPED_SHARE = 0.10
+#: up to this many patterns numpy's multinomial (one binomial per pattern) beats ``MultinomialSampler``
+SMALL_MULTINOMIAL = 512
+#: cells of one (resamples x patterns) block of counts held in memory at once
+BLOCK_CELLS = 1_000_000
+
+
+@dataclass(frozen=True)
+class UnitStatistic:
+    """A coefficient written as ``finish(Σ_u s_u)``.
+
+    ``stats`` holds one row per pattern (s_u of one unit showing it); ``finish`` maps a (b x k) array
+    of totals to b values (NaN where undefined) and b reason codes (0 = defined, i = ``reasons[i-1]``).
+    """
+
+    stats: Stats
+    finish: Finish
+    reasons: tuple[str, ...]
+    #: for a coefficient that is not a function of Σ_u s_u alone: pattern counts (b x patterns) -> finish's output
+    direct: Finish | None = None
+
+    def values(self, counts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """The coefficient (and reason codes) for each row of pattern counts."""
+        if self.direct is not None:
+            return self.direct(counts)
+        return self.finish(self.totals(counts))
+
+    def totals(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Σ_u c_u s_u for each row of pattern counts ``counts`` (b x patterns)."""
+        if sparse.issparse(self.stats):
+            return np.asarray((self.stats.T @ counts.T).T, dtype=float)
+        return counts @ self.stats
+
+    def point(self, weights: NDArray[np.float64]) -> tuple[float | None, str | None]:
+        """The coefficient on the data itself (pattern multiplicities ``weights``)."""
+        values, codes = self.values(weights[None, :])
+        if codes[0] != 0 or not np.isfinite(values[0]):
+            return None, self.reasons[int(codes[0]) - 1] if codes[0] else "the coefficient is not finite"
+        return float(values[0]), None
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile interval, or ``None`` bounds with the reason; ``dropped`` resamples were undefined."""
+
+    low: float | None
+    high: float | None
+    resamples: int = 0
+    dropped: int = 0
+    reason: str | None = None
+
+    def bounds(self) -> list[float] | None:
+        return None if self.low is None or self.high is None else [self.low, self.high]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A coefficient: ``value`` (None when undefined, with ``reason``) and its 95% bootstrap interval."""
+
+    value: float | None
+    reason: str | None = None
+    ci95: tuple[float, float] | None = None
+    ci_reason: str | None = None
+    resamples: int = 0
+    dropped_resamples: int = 0
+    n_units: int = 0
+    note: str | None = None
+
+
+def make_rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _poisson_table(lam: float) -> tuple[int, NDArray[np.float64]]:
+    """(lowest k, CDF over k = lowest, lowest + 1, ...) of Poisson(lam), covering lam ± 12 sd + 10."""
+    sd = math.sqrt(lam)
+    lo = max(0, int(lam - 12 * sd - 10))
+    k = np.arange(lo, int(lam + 12 * sd + 12) + 1, dtype=float)
+    cdf = np.cumsum(np.exp(k * math.log(lam) - lam - gammaln(k + 1)))
+    return lo, cdf / cdf[-1]
+
+
+def _alias_table(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Walker's alias table (Vose's construction) for drawing categories with probabilities p."""
+    k = p.size
+    prob = p * k
+    alias = np.arange(k, dtype=np.int64)
+    small = [i for i in range(k) if prob[i] < 1.0]
+    large = [i for i in range(k) if prob[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        alias[s] = g
+        prob[g] -= 1.0 - prob[s]
+        (small if prob[g] < 1.0 else large).append(g)
+    prob[small + large] = 1.0
+    return prob, alias
+
+
+class MultinomialSampler:
+    """Rows of Multinomial(n, weights / Σ weights), by Poissonisation (exact, and fast for many categories).
+
+    Draw X_j ~ Poisson(m p_j) independently with m = n - 1.5√n, each by inverting its CDF (a table per
+    distinct weight, searched through a guide table: about one lookup per cell).  Then S = Σ X_j is
+    Poisson(m) and, given S = s, X is Multinomial(s, p); adding n - s fresh categorical draws (alias
+    method) makes it Multinomial(n, p).  In a row with s > n (probability ~7%) removing
+    s - n of its units uniformly at random does the same.  Cost: about one table lookup per category
+    and row, against one binomial draw for numpy's ``Generator.multinomial``.
+    """
+
+    def __init__(self, n: int, weights: NDArray[np.float64]) -> None:
+        self.n = n
+        self.p = weights / weights.sum()
+        self.prob, self.alias = _alias_table(self.p)
+        lam, group = np.unique(self.p * max(n - 1.5 * math.sqrt(n), 0.5 * n), return_inverse=True)
+        cdfs, guides, buckets, guide_at, shift = [], [], [], [], []
+        n_cdf = n_guide = 0
+        for lam_g in lam:
+            lo, cdf = _poisson_table(float(lam_g))
+            m = 4 * cdf.size  # guide buckets: the search starts at most a step or two short
+            guides.append(np.searchsorted(cdf, np.arange(m) / m, side="right") + n_cdf)
+            cdfs.append(cdf)
+            buckets.append(m)
+            guide_at.append(n_guide)
+            shift.append(n_cdf - lo)
+            n_cdf += cdf.size
+            n_guide += m
+        self.cdf, self.guide = np.concatenate(cdfs), np.concatenate(guides)
+        self.buckets = np.asarray(buckets, dtype=float)[group]
+        self.guide_at = np.asarray(guide_at, dtype=np.int64)[group]
+        self.shift = np.asarray(shift, dtype=np.int64)[group]
+
+    def draw(self, size: int, rng: np.random.Generator) -> NDArray[np.int64]:
+        u = rng.random((size, self.p.size))
+        idx = self.guide[(u * self.buckets).astype(np.int64) + self.guide_at]
+        flat_idx, flat_u = idx.reshape(-1), u.reshape(-1)
+        active = np.flatnonzero(self.cdf[flat_idx] <= flat_u)
+        while active.size:  # walk up the CDF from the guide's starting point
+            flat_idx[active] += 1
+            active = active[self.cdf[flat_idx[active]] <= flat_u[active]]
+        x = idx - self.shift
+        excess = x.sum(axis=1) - self.n
+        over = np.flatnonzero(excess > 0)
+        if over.size:
+            sub = x[over]
+            _remove_units(sub, excess[over], rng)
+            x[over] = sub
+        rows = np.repeat(np.arange(size), np.maximum(-excess, 0))
+        pick = rng.integers(0, self.p.size, rows.size)
+        pick = np.where(rng.random(rows.size) < self.prob[pick], pick, self.alias[pick])
+        x += np.bincount(rows * self.p.size + pick, minlength=x.size).reshape(x.shape)
+        return x
+
+
+def _remove_units(x: NDArray[np.int64], remove: NDArray[np.int64], rng: np.random.Generator) -> None:
+    """Remove ``remove[b]`` of the units counted in row b of ``x``, chosen uniformly without replacement."""
+    size, n_cat = x.shape
+    totals = x.sum(axis=1)
+    stride = int(totals.max()) + 1
+    chosen = np.zeros(0, dtype=np.int64)
+    deficit = remove
+    while deficit.any():  # uniform positions; a position drawn twice is dropped and drawn again
+        rows = np.repeat(np.arange(size), deficit)
+        pos = np.minimum((rng.random(rows.size) * totals[rows]).astype(np.int64), totals[rows] - 1)
+        chosen = np.sort(np.concatenate([chosen, rows * stride + pos]))
+        repeated = np.flatnonzero(chosen[1:] == chosen[:-1])
+        chosen = np.delete(chosen, repeated)
+        deficit = remove - np.bincount(chosen // stride, minlength=size)
+    rows, pos = chosen // stride, chosen % stride
+    flat_cum = np.cumsum(x.ravel())
+    row_start = np.concatenate(([0], flat_cum[n_cat - 1 :: n_cat][:-1]))
+    cat = np.searchsorted(flat_cum, row_start[rows] + pos, side="right")
+    x -= np.bincount(cat, minlength=size * n_cat).reshape(size, n_cat)
+
+
+def resample_counts(
+    weights: NDArray[np.float64], n_resamples: int, rng: np.random.Generator
+) -> Iterator[NDArray[np.float64]]:
+    """Blocks of bootstrap pattern counts: each row is Multinomial(n, weights / n), n = Σ weights.
+
+    Resampling n units with replacement and counting how many drawn units show each pattern gives
+    exactly this multinomial.  Few patterns: numpy's multinomial; many: ``MultinomialSampler``; when
+    patterns are nearly as many as units (continuous ratings), drawing the units themselves.
+    """
+    n = round(float(weights.sum()))
+    n_patterns = weights.size
+    block = int(max(1, min(n_resamples, BLOCK_CELLS // max(n_patterns, 1))))
+    draw_units = n_patterns * 8 > n and n_patterns > SMALL_MULTINOMIAL
+    unit_pattern = np.repeat(np.arange(n_patterns), weights.astype(np.int64)) if draw_units else None
+    sampler = None if draw_units or n_patterns <= SMALL_MULTINOMIAL else MultinomialSampler(n, weights)
+    done = 0
+    while done < n_resamples:
+        size = min(block, n_resamples - done)
+        if unit_pattern is not None:
+            picks = unit_pattern[rng.integers(0, n, size=(size, n))]
+            picks += np.arange(size, dtype=np.int64)[:, None] * n_patterns
+            counts = np.bincount(picks.ravel(), minlength=size * n_patterns).reshape(size, n_patterns)
+        elif n_patterns <= SMALL_MULTINOMIAL:
+            counts = rng.multinomial(n, weights / n, size=size)
+        else:
+            counts = sampler.draw(size, rng)  # type: ignore[union-attr]
+        done += size
+        yield counts.astype(float)
+
+
+def replicate(
+    statistics: Mapping[str, UnitStatistic], weights: NDArray[np.float64], n_resamples: int, seed: Seed
+) -> dict[str, NDArray[np.float64]]:
+    """Bootstrap replicates (NaN where undefined) of several statistics over the same resamples."""
+    rng = make_rng(seed)
+    out: dict[str, list[NDArray[np.float64]]] = {name: [] for name in statistics}
+    dense = [name for name, stat in statistics.items() if not sparse.issparse(stat.stats) and stat.direct is None]
+    stacked = np.hstack([statistics[name].stats for name in dense]) if dense else None
+    edges = np.cumsum([0] + [statistics[name].stats.shape[1] for name in dense])
+    for counts in resample_counts(weights, n_resamples, rng):
+        totals = counts @ stacked if stacked is not None else None  # one product for all dense statistics
+        for name, stat in statistics.items():
+            if name in dense:
+                i = dense.index(name)
+                values, _ = stat.finish(np.ascontiguousarray(totals[:, edges[i] : edges[i + 1]]))  # type: ignore[index]
+            else:
+                values, _ = stat.values(counts)
+            out[name].append(values)
+    return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in out.items()}
+
+
+def percentile_interval(replicates: NDArray[np.float64], confidence: float = 0.95) -> Interval:
+    """Efron's percentile interval: the (1-c)/2 and (1+c)/2 quantiles of the defined replicates."""
+    total = int(replicates.size)
+    kept = replicates[np.isfinite(replicates)]
+    dropped = total - int(kept.size)
+    if total == 0:
+        return Interval(None, None, 0, 0, "no resamples were drawn")
+    if dropped > MAX_DROPPED_SHARE * total or kept.size < 2:
+        return Interval(
+            None, None, total, dropped,
+            f"the coefficient is undefined in {dropped} of {total} resamples "
+            f"(more than {MAX_DROPPED_SHARE:.0%}), so no interval is reported",
+        )
+    low, high = np.quantile(kept, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return Interval(float(low), float(high), total, dropped, None)
+
+
+def evaluate(
+    statistics: Mapping[str, UnitStatistic],
+    weights: NDArray[np.float64],
+    *,
+    bootstrap: int = 0,
+    seed: Seed = None,
+    precondition: str | None = None,
+) -> dict[str, Estimate]:
+    """Point estimates and (when ``bootstrap`` > 0) percentile intervals from shared resamples.
+
+    ``precondition`` is a reason that makes every statistic undefined (e.g. a single rater).
+    """
+    n_units = round(float(weights.sum()))
+    if precondition is not None:
+        return {name: Estimate(None, precondition, n_units=n_units) for name in statistics}
+    points = {name: stat.point(weights) for name, stat in statistics.items()}
+    intervals: dict[str, Interval] = {}
+    wanted = {name: stat for name, stat in statistics.items() if points[name][0] is not None}
+    if bootstrap > 0 and wanted:
+        if n_units < 2:
+            intervals = {name: Interval(None, None, 0, 0, "needs at least two units to resample") for name in wanted}
+        else:
+            reps = replicate(wanted, weights, bootstrap, seed)
+            intervals = {name: percentile_interval(r) for name, r in reps.items()}
+    out: dict[str, Estimate] = {}
+    for name, (value, reason) in points.items():
+        iv = intervals.get(name)
+        if iv is None:  # no bootstrap asked for, or nothing to put an interval around
+            out[name] = Estimate(value, reason, n_units=n_units)
+            continue
+        ci = None if iv.low is None or iv.high is None else (iv.low, iv.high)
+        out[name] = Estimate(value, reason, ci, iv.reason, iv.resamples, iv.dropped, n_units)
+    return out
