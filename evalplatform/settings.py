@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "evalplatform.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "evalplatform.urls"
