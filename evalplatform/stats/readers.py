@@ -373,13 +373,14 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
         cols.setdefault("model", [None] * n)
         return _assemble({c: cols[c] for c in COLUMNS}, locate=lambda i: {"line": int(row_lines[i])},
                          lines=row_lines)
-    buf, starts, ends = _split_fast(raw, len(names), locate, names, header_end + 1)
-    n = starts.shape[0]
-    factors: dict[str, Factor] = {}
-    for c in COLUMNS:
-        if c in names:
-            j = names.index(c)
-            factors[c] = _factor_bytes(buf, starts[:, j], ends[:, j], locate, c)
+    factors = _factors_arrow(raw, names) if lines is None else None
+    if factors is None:
+        buf, starts, ends = _split_fast(raw, len(names), locate, names, header_end + 1)
+        factors = {
+            c: _factor_bytes(buf, starts[:, names.index(c)], ends[:, names.index(c)], locate, c)
+            for c in COLUMNS if c in names
+        }
+    n = factors["item_id"].codes.shape[0]
     for c in ("item_id", "rater", "dimension"):
         f = factors.get(c)
         if f is not None and "" in f.labels:
@@ -396,6 +397,40 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
     dimension = factors.get("dimension") or Factor(np.zeros(n, dtype=np.int64), [dim_name])
     return LongRatings(factors["item_id"], factors["rater"], dimension, value, model,
                        lines=lines, first_line=2 if lines is None else None)
+
+
+def _factors_arrow(raw: bytes, names: list[str]) -> dict[str, Factor] | None:
+    """Factorise the columns with Apache Arrow's CSV reader (C++, multithreaded), or None.
+
+    Only for plain files: no quotes and no blank lines (checked by the caller), so row i is line
+    i + 2 and every later message can name its line.  Anything Arrow refuses (ragged rows, invalid
+    UTF-8) returns None, and the numpy parser below finds and names the bad line.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+    except ImportError:  # pragma: no cover - pyarrow is a declared dependency
+        return None
+    wanted = [c for c in COLUMNS if c in names]
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(raw),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    factors: dict[str, Factor] = {}
+    for c in wanted:
+        encoded = pc.dictionary_encode(table.column(c)).combine_chunks()
+        codes = np.asarray(encoded.indices, dtype=np.int64)
+        factors[c] = Factor(codes, encoded.dictionary.to_pylist())
+    return factors
 
 
 # --------------------------------------------------------------------------------------------------

@@ -134,3 +134,36 @@ def test_factorisation_of_many_long_labels_is_exact(tmp_path):
     long = read_csv(write(tmp_path, "l.csv", "\n".join(lines)))  # no final newline
     assert column(long, "item") == [ids[p] for p in picks]
     assert column(long, "value") == [str(i % 5 + 1) for i in range(5000)]
+
+
+def test_arrow_and_numpy_csv_parsers_agree(tmp_path, monkeypatch):
+    """The Arrow fast path must read exactly what the numpy parser reads, missing values included."""
+    import numpy as np
+
+    from evalplatform.stats import readers
+
+    rng = np.random.default_rng(3)
+    lines = ["item_id,rater,dimension,value,model"]
+    for i in range(3000):
+        value = "" if rng.random() < 0.2 else str(int(rng.integers(1, 6)))
+        lines.append(f"it{i % 700},r{i % 7},{['acc', 'help'][i % 2]},{value},m{i % 3}")
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n")
+    fast = readers.read_csv(path)
+    monkeypatch.setattr(readers, "_factors_arrow", lambda raw, names: None)
+    slow = readers.read_csv(path)
+
+    def labels(factor):
+        return np.array([*factor.labels, None], dtype=object)[factor.codes]
+
+    for column in ("item", "rater", "dimension", "value", "model"):
+        assert (labels(getattr(fast, column)) == labels(getattr(slow, column))).all(), column
+
+
+def test_ragged_row_still_names_its_line_with_the_fast_path(tmp_path):
+    from evalplatform.stats import readers
+
+    path = tmp_path / "r.csv"
+    path.write_text("item_id,rater,value\na,r1,3\nb,r2,4,extra\n")
+    with pytest.raises(readers.RowError, match="line 3"):
+        readers.read_csv(path)
