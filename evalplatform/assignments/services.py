@@ -6,6 +6,11 @@ no task gets more than its capacity of claims (a conditional ``F()`` update back
 submission is lost (the rating and the counters commit together).  On PostgreSQL
 ``SELECT ... FOR UPDATE SKIP LOCKED`` keeps raters from queueing behind each other's candidate row;
 SQLite serialises writers with ``BEGIN IMMEDIATE``.
+
+Gold tasks (``Task.is_gold``, expected scores known to the lead) are mixed in at the project's
+``gold_rate``: each new claim draws gold with that probability, while the rater still has ordinary
+work (so the gold never outlasts the real tasks and stands out).  They go through the same claim, so
+the same invariants hold; their capacity is large enough for every rater to get each one once.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
             if membership.paused:
                 # A lease held when the lead paused them is theirs to finish (returned above); no new ones.
                 raise RaterPaused("your work on this project is paused by its lead")
-            task = _pick_task(project, rater)
+            task = _pick_task(project, rater, gold=_draw_gold(project))
             if task is None:
                 return None
             grabbed = Task.objects.filter(pk=task.pk, claimed_count__lt=F("capacity")).update(
@@ -98,16 +103,39 @@ def _current_lease(project: Project, rater, now: datetime) -> Assignment | None:
     )
 
 
-def _pick_task(project: Project, rater) -> Task | None:
+def _draw_gold(project: Project) -> bool:
+    return project.gold_rate > 0 and random.random() < project.gold_rate
+
+
+def _candidates(project: Project, rater, *, gold: bool):
     seen = Assignment.objects.filter(task=OuterRef("pk"), rater=rater)
-    candidates = Task.objects.filter(project=project, claimed_count__lt=F("capacity")).filter(~Exists(seen))
+    candidates = Task.objects.filter(project=project, is_gold=gold, claimed_count__lt=F("capacity")).filter(
+        ~Exists(seen)
+    )
+    if gold:
+        # Few rows (a partial index); a fresh random order per claim, so raters meet gold in no fixed order.
+        return candidates.order_by("?")
     if project.order == Project.Order.RANDOM:
-        candidates = candidates.order_by("shuffle_key", "id")
-    else:
-        candidates = candidates.order_by("-priority", "-claimed_count", "id")
+        return candidates.order_by("shuffle_key", "id")
+    return candidates.order_by("-priority", "-claimed_count", "id")
+
+
+def _locked_first(candidates) -> Task | None:
     if connection.features.has_select_for_update_skip_locked:
-        candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        # FOR NO KEY UPDATE: we only change counters, so rows that other transactions merely
+        # reference (a rating or a consensus label being inserted takes FOR KEY SHARE on its task)
+        # are not skipped; FOR UPDATE would skip them and tell raters the queue is empty.
+        candidates = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",))
     return candidates.only("id", "response_b_id").first()
+
+
+def _pick_task(project: Project, rater, *, gold: bool = False) -> Task | None:
+    """The next ordinary task, or a gold one when ``gold`` is drawn and the rater still has ordinary work."""
+    if gold and _candidates(project, rater, gold=False).exists():
+        task = _locked_first(_candidates(project, rater, gold=True))
+        if task is not None:
+            return task
+    return _locked_first(_candidates(project, rater, gold=False))
 
 
 @transaction.atomic

@@ -1,0 +1,38 @@
+"""A task that another transaction merely references is still served (PostgreSQL row locks)."""
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from evalplatform.assignments.services import claim_next
+from evalplatform.projects.models import Task
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def test_claim_is_not_blocked_by_rows_that_reference_the_task(make_project):
+    project = make_project(items=1, raters=("r1",))
+    task = Task.objects.get(project=project)
+    holding, release = threading.Event(), threading.Event()
+
+    def reference_the_task() -> None:
+        # FOR KEY SHARE is what inserting a row with a foreign key to the task takes.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM projects_task WHERE id = %s FOR KEY SHARE", [task.pk])
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=reference_the_task)
+    other.start()
+    try:
+        assert holding.wait(10)
+        rater = project.memberships.get(user__username="r1").user
+        assignment = claim_next(project=project, rater=rater)
+        assert assignment is not None and assignment.task_id == task.pk
+    finally:
+        release.set()
+        other.join()
