@@ -17,5 +17,7 @@ urlpatterns = [
     path("api/", include("evalplatform.api")),
     path("", include("evalplatform.assignments.urls")),
     path("", include("evalplatform.reports.urls")),
+    path("", include("evalplatform.comparisons.urls")),
+    path("", include("evalplatform.quality.urls")),
     path("", include("evalplatform.projects.urls")),
 ]

@@ -59,6 +59,10 @@ class ReportRequestSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, min_value=0, max_value=2**32 - 1)
     include_automated = serializers.BooleanField(required=False, help_text="Count automated judges' ratings.")
     include_paused = serializers.BooleanField(required=False, help_text="Count paused raters' ratings.")
+    include_gold = serializers.BooleanField(required=False, help_text="Count ratings of gold (quality-check) items.")
+    icc = serializers.BooleanField(
+        required=False, help_text="Intraclass correlations for ordinal dimensions too (interval and ratio always)."
+    )
 
 
 class ProjectReports(ProjectScoped, generics.ListAPIView):

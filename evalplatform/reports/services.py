@@ -3,29 +3,37 @@
 Statistics never run in a web request: a page or the API reads the stored ``AgreementReport``.
 A computation is idempotent and safe to retry: it marks itself running, computes from one consistent
 read of the data, and stores the result with one conditional update, so a worker killed half-way
-leaves the report ``running`` (the retried task finishes it), never ``done`` with partial data, and a
-stale run never overwrites a result computed from newer data.
+leaves the report ``running`` (the redelivered or retried task finishes it), never ``done`` with
+partial data.  A database error that may pass (``RETRYABLE``) leaves the report running for the
+task's retry; any other error marks it ``failed`` with the reason.  A report nobody finishes (its
+message lost with the broker) is failed by the periodic sweep, so nothing stays "running" forever.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from evalplatform.dispatch import enqueue
+from evalplatform.dispatch import enqueue, runner
 from evalplatform.projects.models import Project
 from evalplatform.reports.models import AgreementReport
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PARAMETERS = {"bootstrap": 1000, "seed": 0, "include_automated": False, "include_paused": True}
+DEFAULT_PARAMETERS = {
+    "bootstrap": 1000, "seed": 0, "include_automated": False, "include_paused": True, "include_gold": False,
+    "icc": False,
+}
+#: Errors that may pass (a database restarting, a dropped connection): the task retries with backoff.
+RETRYABLE = (OperationalError, InterfaceError)
+PENDING = (AgreementReport.Status.QUEUED, AgreementReport.Status.RUNNING)
 # A refresh scheduled this long ago and never started is taken as lost (broker down) and redone.
 LOST_REFRESH_AFTER = timedelta(minutes=2)
 
@@ -65,33 +73,88 @@ def schedule_refresh(*, project_id: int, delay: float | None = None) -> bool:
 
 
 def sweep_refreshes() -> int:
-    """Re-enqueue refreshes whose message was lost (broker down when scheduled).  Periodic."""
+    """Re-enqueue refreshes whose message was lost (broker down when scheduled), and fail reports
+    nobody finished (``fail_lost_reports``).  Periodic."""
     now = timezone.now()
     lost = list(
         Project.objects.filter(refresh_due_at__lt=now - LOST_REFRESH_AFTER).values_list("pk", flat=True)
     )
     for project_id in lost:
         schedule_refresh(project_id=project_id, delay=0)
+    fail_lost_reports()
     return len(lost)
+
+
+def lost_after() -> timedelta:
+    """How long a report may stay queued or running before it is taken as lost: twice the broker's
+    visibility timeout, after which Redis would have redelivered its task had the message survived."""
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {}
+    return timedelta(seconds=2 * float(options.get("visibility_timeout", 3600)))
+
+
+def fail_lost_reports(*, now=None) -> int:
+    """Mark failed the reports queued or running for longer than ``lost_after()``."""
+    cutoff = (now or timezone.now()) - lost_after()
+    stuck = AgreementReport.objects.filter(
+        Q(status=AgreementReport.Status.QUEUED, created_at__lt=cutoff)
+        | Q(status=AgreementReport.Status.RUNNING, started_at__lt=cutoff)
+    )
+    return stuck.update(
+        status=AgreementReport.Status.FAILED, finished_at=timezone.now(),
+        error="lost: no worker finished this report (its task was lost); request a new one",
+    )
+
+
+def clean_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The report's parameters with defaults filled in, or ``ValueError`` saying what is wrong."""
+    unknown = set(parameters) - set(DEFAULT_PARAMETERS)
+    if unknown:
+        raise ValueError(f"unknown report parameter(s): {', '.join(sorted(unknown))}")
+    params = {**DEFAULT_PARAMETERS, **{k: v for k, v in parameters.items() if v is not None}}
+    bootstrap, seed = params["bootstrap"], params["seed"]
+    if not isinstance(bootstrap, int) or isinstance(bootstrap, bool) or not 0 <= bootstrap <= 20000:
+        raise ValueError("bootstrap must be a whole number of resamples between 0 and 20000")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise ValueError("seed must be a whole number between 0 and 2**32 - 1")
+    for flag in ("include_automated", "include_paused", "include_gold", "icc"):
+        if not isinstance(params[flag], bool):
+            raise ValueError(f"{flag} must be true or false")
+    return params
+
+
+def create_report(*, project: Project, requested_by=None, trigger: str = "manual", **parameters: Any) -> AgreementReport:
+    """A queued report with validated parameters; nothing is enqueued (see ``request_report``)."""
+    return AgreementReport.objects.create(
+        project=project, parameters=clean_parameters(parameters), requested_by=requested_by, trigger=trigger
+    )
 
 
 def request_report(*, project: Project, requested_by=None, trigger: str = "manual", **parameters: Any) -> AgreementReport:
     """Create a queued report and enqueue its computation after commit."""
-    params = {**DEFAULT_PARAMETERS, **{k: v for k, v in parameters.items() if v is not None}}
-    bootstrap = params["bootstrap"]
-    if not isinstance(bootstrap, int) or isinstance(bootstrap, bool) or not 0 <= bootstrap <= 20000:
-        raise ValueError("bootstrap must be a whole number of resamples between 0 and 20000")
-    report = AgreementReport.objects.create(
-        project=project, parameters=params, requested_by=requested_by, trigger=trigger
-    )
-    from evalplatform.reports.tasks import compute_report
-
-    transaction.on_commit(lambda: enqueue(compute_report, report.pk))
+    report = create_report(project=project, requested_by=requested_by, trigger=trigger, **parameters)
+    transaction.on_commit(lambda: _enqueue_compute(report.pk))
     return report
 
 
+def _enqueue_compute(report_id: int) -> None:
+    from evalplatform.reports.tasks import compute_report
+
+    try:
+        enqueue(compute_report, report_id)
+    except Exception as exc:
+        # Broker unreachable (or, in-process, the computation itself failed): the lead sees a failed
+        # report with the reason instead of one queued forever, and the request still succeeds.
+        log.warning("report %s: could not run its computation (%s mode)", report_id, runner(), exc_info=True)
+        mark_failed(report_id=report_id, error=f"could not start the computation: {describe(exc)}")
+
+
 def refresh(*, project_id: int) -> AgreementReport | None:
-    """The debounced refresh: clear the pending mark, then compute a fresh report in this worker."""
+    """The debounced refresh: clear the pending mark, then compute a fresh report in this worker.
+
+    A retried or redelivered refresh finishes the refresh report it created before (still queued or
+    running) instead of starting another.  The parameters are the newest done report's (bootstrap,
+    seed, which ratings count).
+    """
     Project.objects.filter(pk=project_id).update(refresh_due_at=None)
     project = Project.objects.filter(pk=project_id).first()
     if project is None:
@@ -99,52 +162,96 @@ def refresh(*, project_id: int) -> AgreementReport | None:
     latest = latest_done(project)
     if latest is not None and latest.data_seq == project.ratings_seq:
         return latest  # nothing changed since the last result
-    params = dict(latest.parameters) if latest is not None else {}
-    report = AgreementReport.objects.create(
-        project=project, parameters={**DEFAULT_PARAMETERS, **params}, trigger="refresh"
+    report = (
+        project.reports.filter(trigger="refresh", status__in=PENDING).order_by("-created_at", "-id").first()
     )
-    compute(report_id=report.pk)
-    return report
+    if report is None:
+        inherited = {k: v for k, v in (latest.parameters if latest else {}).items() if k in DEFAULT_PARAMETERS}
+        report = AgreementReport.objects.create(
+            project=project, parameters={**DEFAULT_PARAMETERS, **inherited}, trigger="refresh"
+        )
+    return compute(report_id=report.pk)
+
+
+
+def describe(exc: BaseException) -> str:
+    notes = "; ".join(getattr(exc, "__notes__", ()))
+    return f"{type(exc).__name__}: {exc}" + (f" ({notes})" if notes else "")
+
+
+def _snapshot(project: Project, parameters: dict[str, Any]):
+    """The report's data, read in one transaction where that gives one consistent snapshot without
+    blocking writers (PostgreSQL REPEATABLE READ).  On SQLite a transaction would take the write
+    lock (IMMEDIATE mode), so the reads run one by one; ``data_seq`` is read first, so it never
+    claims more than the result covers."""
+    from evalplatform.reports.data import load_data
+
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return load_data(project, parameters)
+    return load_data(project, parameters)
 
 
 def compute(*, report_id: int) -> AgreementReport | None:
-    """Compute a stored report.  Idempotent: a done or failed report is left as it is."""
+    """Compute a stored report.  Idempotent: a done or failed report is left as it is.
+
+    A queued report, or a running one whose worker died (redelivered task), is (re)claimed and
+    computed from scratch; the result, its data sequence and ``done`` are written by one conditional
+    update, so a report is never done with part of a result.
+    """
     from evalplatform.reports.compute import build_result
 
-    started = timezone.now()
-    claimed = AgreementReport.objects.filter(
-        pk=report_id, status__in=[AgreementReport.Status.QUEUED, AgreementReport.Status.RUNNING]
-    ).update(status=AgreementReport.Status.RUNNING, started_at=started, progress=0.0, attempts=F("attempts") + 1)
+    claimed = AgreementReport.objects.filter(pk=report_id, status__in=PENDING).update(
+        status=AgreementReport.Status.RUNNING, started_at=timezone.now(), progress=0.0, attempts=F("attempts") + 1
+    )
     if not claimed:
         return AgreementReport.objects.filter(pk=report_id).first()
     report = AgreementReport.objects.select_related("project").get(pk=report_id)
-    t0 = time.perf_counter()
 
     def progress(fraction: float) -> None:
         AgreementReport.objects.filter(pk=report_id, status=AgreementReport.Status.RUNNING).update(
-            progress=max(0.0, min(1.0, fraction))
+            progress=max(0.0, min(0.99, fraction))
         )
 
-    # One consistent snapshot: on PostgreSQL REPEATABLE READ would be stricter, but reading the
-    # sequence first means the stored data_seq never claims more than the result covers.
-    data_seq = Project.objects.values_list("ratings_seq", flat=True).get(pk=report.project_id)
-    result, n_ratings = build_result(report.project, report.parameters, progress=progress)
-    result["computed_in_seconds"] = round(time.perf_counter() - t0, 3)
-    AgreementReport.objects.filter(
-        Q(data_seq__isnull=True) | Q(data_seq__lte=data_seq),
-        pk=report_id, status=AgreementReport.Status.RUNNING,
-    ).update(
-        status=AgreementReport.Status.DONE, result=result, data_seq=data_seq, n_ratings=n_ratings,
-        progress=1.0, finished_at=timezone.now(), error="",
-    )
+    try:
+        data = _snapshot(report.project, report.parameters)
+        result, n_ratings = build_result(report.project, report.parameters, progress=progress, data=data)
+        json.dumps(result, allow_nan=False)  # a NaN or a numpy number fails here, on every database
+        AgreementReport.objects.filter(pk=report_id, status=AgreementReport.Status.RUNNING).update(
+            status=AgreementReport.Status.DONE, result=result, data_seq=data.data_seq, n_ratings=n_ratings,
+            progress=1.0, finished_at=timezone.now(), error="",
+        )
+    except RETRYABLE:
+        raise  # the report stays running: the task's retry computes it again
+    except Exception as exc:
+        mark_failed(report_id=report_id, error=describe(exc))
+        raise
     return AgreementReport.objects.get(pk=report_id)
 
 
 def mark_failed(*, report_id: int, error: str) -> None:
-    AgreementReport.objects.filter(
-        pk=report_id, status__in=[AgreementReport.Status.QUEUED, AgreementReport.Status.RUNNING]
-    ).update(status=AgreementReport.Status.FAILED, error=error[:5000], finished_at=timezone.now())
+    """Mark a queued or running report failed (best effort: the database may be what failed)."""
+    try:
+        AgreementReport.objects.filter(pk=report_id, status__in=PENDING).update(
+            status=AgreementReport.Status.FAILED, error=error[:5000], finished_at=timezone.now()
+        )
+    except DatabaseError:
+        log.exception("could not mark report %s failed", report_id)
+
+
+def fail_pending_refresh(*, project_id: int, error: str) -> None:
+    """Fail the refresh report a refresh task gave up on (its retries exhausted)."""
+    for report_id in AgreementReport.objects.filter(
+        project_id=project_id, trigger="refresh", status__in=PENDING
+    ).values_list("pk", flat=True):
+        mark_failed(report_id=report_id, error=error)
 
 
 def latest_done(project: Project) -> AgreementReport | None:
-    return project.reports.filter(status=AgreementReport.Status.DONE).order_by("-finished_at", "-id").first()
+    """The done report computed from the newest data (of those, the last finished)."""
+    return (
+        project.reports.filter(status=AgreementReport.Status.DONE)
+        .order_by("-data_seq", "-finished_at", "-id").first()
+    )

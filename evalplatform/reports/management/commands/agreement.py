@@ -2,7 +2,13 @@
 
 Columns (CSV) or keys (JSONL): item_id, rater, value, and optionally dimension and model.  Prints the
 ``evalplatform.stats.summary.summarize`` report as JSON or as text tables.  Bad input exits with
-status 2 and a one-line message naming the line (and field).
+status 2 and a one-line message naming the line (and field).  ``--judge RATER`` (repeatable) names an
+automated judge among the raters: it is left out of the agreement figures and calibrated against the
+other raters under a top-level ``judges`` key, in the shape of the stored report's.
+
+Interval and ratio dimensions (``--level``) carry an ``icc`` key: the six Shrout & Fleiss forms, each
+with ``value``, ``ci95`` and a plain ``reading``, on units rated by every rater (how many were left
+out is in ``n_units_dropped``).  ``--icc`` adds it to ordinal dimensions too.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from evalplatform.stats.icc import ICC_FORMS
+from evalplatform.stats.judge_summary import judges_report, without_raters
 from evalplatform.stats.matrix import LEVELS, RatingDataError
 from evalplatform.stats.readers import read_ratings
 from evalplatform.stats.summary import summarize
@@ -54,6 +62,16 @@ def _coefficient_rows(dim: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _icc_lines(icc: dict[str, Any]) -> list[str]:
+    rows = [["ICC form", "value", "95% CI", "reading"]]
+    for form in ICC_FORMS:
+        entry = icc[form]
+        rows.append([f"{form} ({entry['description']})", _num(entry["value"]), _ci(entry["ci95"]), entry["reading"]])
+    head = (f"  ICC on {icc['n_units_used']} complete units ({icc['n_units_dropped']} with missing ratings left "
+            f"out), {icc['n_raters']} raters" + (f": {icc['reason']}" if icc.get("reason") else ""))
+    return [head, *_table(rows)]
+
+
 def render_table(report: dict[str, Any]) -> str:
     """The report as plain-text tables, one block per dimension."""
     out: list[str] = []
@@ -77,6 +95,9 @@ def render_table(report: dict[str, Any]) -> str:
                 rows.append([str(r["rater"]), str(r["n_items"]), _num(r["alpha_without"]),
                              _num(r["mean_offset"]), kappas])
             out += _table(rows)
+        if dim.get("icc"):
+            out.append("")
+            out += _icc_lines(dim["icc"])
         if dim["most_disagreed"]:
             out.append("")
             rows = [["most disagreed item", "model", "disagreement", "ratings"]]
@@ -88,6 +109,49 @@ def render_table(report: dict[str, Any]) -> str:
         out.append("")
     params = report["parameters"]
     out.append(f"Intervals: percentile bootstrap, {params['bootstrap']} resamples of units, seed {params['seed']}.")
+    return "\n".join(out)
+
+
+def _signed(x: float | None) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{x:+.2f}"
+
+
+def render_judges(judges: list[dict[str, Any]]) -> str:
+    """The ``judges`` key as text: per judge and dimension, the verdict, the figures, the panel, the gaps."""
+    out: list[str] = []
+    for judge in judges:
+        for dim in judge["dimensions"]:
+            offset = dim["offset"]
+            out.append(f"Judge {judge['rater']} on {dim['dimension']}: {dim['level']}, {dim['n_judge_ratings']} "
+                       f"ratings, {dim['n_common']} units with a human consensus, {dim['n_humans']} humans")
+            out.append(f"  The judge {dim['verdict']}." if dim["verdict"] else
+                       f"  No verdict: {dim['kappa_gap']['reason'] or 'too few units or no bootstrap'}.")
+            weights = "quadratic-weighted" if dim["kappa_weights"] == "quadratic" else "unweighted"
+            rows = [["figure", "value", "95% CI"]]
+            for title, est, shown in (
+                (f"kappa vs human consensus ({weights})", dim["judge_kappa"], _num),
+                ("alpha of the humans", dim["alpha_humans"], _num),
+                ("alpha of humans + judge", dim["alpha_with_judge"], _num),
+                ("Spearman vs human mean", dim["spearman"], _num),
+                (f"mean offset vs human mean ({offset['direction'] or 'n/a'})", offset, _signed),
+                ("judge kappa - typical human kappa", dim["kappa_gap"], _signed),
+            ):
+                ci = est["ci95"]
+                rows.append([title, shown(est["value"]), "" if None in ci else _ci(ci)])
+            out += _table(rows)
+            if dim["human_kappas"]:
+                out.append("")
+                rows = [["human", "units", "kappa vs the others", "judge vs the same panel"]]
+                rows += [[str(h["rater"]), str(h["n_units"]), _num(h["kappa"]), _num(h["judge_kappa"])]
+                         for h in dim["human_kappas"]]
+                out += _table(rows)
+            if dim["disagreements"]:
+                out.append("")
+                rows = [["largest disagreement", "model", "judge", "humans' consensus", "gap"]]
+                rows += [[str(d["item_id"]), "" if d["model"] is None else str(d["model"]), str(d["judge"]),
+                          str(d["consensus"]), _signed(d["gap"])] for d in dim["disagreements"]]
+                out += _table(rows)
+            out.append("")
     return "\n".join(out)
 
 
@@ -106,6 +170,11 @@ class Command(BaseCommand):
         parser.add_argument("--scale", default=None,
                             help="comma-separated full scale for every dimension, e.g. 1,2,3,4,5")
         parser.add_argument("--format", choices=("json", "table"), default="json")
+        parser.add_argument("--icc", action="store_true",
+                            help="intraclass correlations for ordinal dimensions too (interval and ratio always)")
+        parser.add_argument("--judge", action="append", default=[], dest="judges", metavar="RATER",
+                            help="an automated judge among the raters: calibrated against the others under "
+                                 "'judges', left out of the agreement figures (repeatable)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["file"])
@@ -123,8 +192,13 @@ class Command(BaseCommand):
         try:
             ratings = read_ratings(path)
             scales = {str(d): scale for d in ratings.dimension.labels} if scale is not None else None
-            report = summarize(ratings, level=options["level"], scales=scales, bootstrap=options["bootstrap"],
-                               seed=options["seed"])
+            judges = options["judges"]
+            report = summarize(without_raters(ratings, judges) if judges else ratings, level=options["level"],
+                               scales=scales, bootstrap=options["bootstrap"], seed=options["seed"],
+                               icc=options["icc"])
+            if judges:
+                report["judges"] = judges_report(ratings, judges, level=options["level"], scales=scales,
+                                                 bootstrap=options["bootstrap"], seed=options["seed"])
         except RatingDataError as exc:
             raise CommandError(f"{path}: {exc}", returncode=2) from None
         except (OSError, ValueError) as exc:
@@ -133,3 +207,5 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2, allow_nan=False, ensure_ascii=False))
         else:
             self.stdout.write(render_table(report))
+            if report.get("judges"):
+                self.stdout.write("\n" + render_judges(report["judges"]))
