@@ -6,7 +6,7 @@ is simply not found.  The lead's dashboard reads counts only, never anyone's sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q, Sum
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Membership, Project, Task
-from evalplatform.ratings.models import Rating
+from evalplatform.ratings.models import SIDES, Rating, asked_per_response
 from rubrics.models import Dimension, RubricVersion
 
 # --- The rubric as a rater sees it -----------------------------------------------------------
@@ -109,6 +109,21 @@ def rubric_form(version_id: int) -> tuple[DimensionView, ...]:
     return form
 
 
+def task_form(version_id: int, *, pair: bool) -> tuple[DimensionView, ...]:
+    """The questions of one task: ``rubric_form``, with each question that a pair task asks of
+    each response (``ratings.models.asked_per_response``) split into ``key.a`` and ``key.b``."""
+    form = rubric_form(version_id)
+    if not pair:
+        return form
+    out: list[DimensionView] = []
+    for dim in form:
+        if asked_per_response(dim.kind, pair=True):
+            out += [replace(dim, key=f"{dim.key}.{side}", label=f"{dim.label}: response {side.upper()}") for side in SIDES]
+        else:
+            out.append(dim)
+    return tuple(out)
+
+
 # --- One rater's work ------------------------------------------------------------------------
 
 
@@ -155,7 +170,9 @@ def rater_progress(*, project: Project, rater, now: datetime | None = None) -> R
         total=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_day(now)))
     )
     seen = Assignment.objects.filter(task=OuterRef("pk"), rater=rater)
-    open_unseen = Task.objects.filter(project=project, claimed_count__lt=F("capacity")).filter(~Exists(seen)).count()
+    open_unseen = (
+        Task.objects.filter(project=project, is_gold=False, claimed_count__lt=F("capacity")).filter(~Exists(seen)).count()
+    )
     holding = Assignment.objects.filter(
         project=project, rater=rater, status=Assignment.Status.ACTIVE, lease_expires_at__gt=now
     ).exists()
@@ -180,9 +197,10 @@ class ProjectProgress:
 
 
 def project_progress(project: Project, *, now: datetime | None = None) -> ProjectProgress:
-    """How much of the project is rated: one aggregate over tasks, one over assignments."""
+    """How much of the project is rated: one aggregate over tasks, one over assignments.  Gold tasks
+    (quality checks served to every rater) are not part of the work to finish."""
     now = now or timezone.now()
-    tasks = Task.objects.filter(project=project).aggregate(
+    tasks = Task.objects.filter(project=project, is_gold=False).aggregate(
         n=Count("id"), complete=Count("id", filter=Q(rated_count__gte=F("capacity"))),
         ratings=Sum("rated_count"), needed=Sum("capacity"),
     )

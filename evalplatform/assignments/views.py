@@ -36,7 +36,7 @@ def _task_context(
     request: HttpRequest, project: Project, assignment: Assignment, *, values=None, errors=None
 ) -> dict:
     values, errors = values or {}, dict(errors or {})
-    dimensions = selectors.rubric_form(project.rubric_version_id)
+    dimensions = selectors.task_form(project.rubric_version_id, pair=assignment.task.response_b_id is not None)
     fields = [
         {"dim": dim, "value": str(values.get(dim.key, "")), "error": errors.pop(dim.key, "")} for dim in dimensions
     ]
@@ -101,7 +101,8 @@ def rate(request: HttpRequest, slug: str) -> HttpResponse:
 def submit(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     project = project_for(request.user, slug=slug)
     assignment = selectors.assignment_for(user=request.user, project=project, pk=pk)
-    data = rating_input(request.POST, selectors.rubric_form(project.rubric_version_id))
+    pair = assignment.task.response_b_id is not None
+    data = rating_input(request.POST, selectors.task_form(project.rubric_version_id, pair=pair))
     try:
         _rating, created = submit_rating(
             assignment=assignment, scores=data.scores, justification=data.justification,

@@ -48,7 +48,8 @@ class RatingSerializer(serializers.ModelSerializer):
     rater = serializers.CharField(source="rater.username", read_only=True)
     scores = serializers.SerializerMethodField(
         help_text="Dimension key to value (text for free-text dimensions). Pairwise values are as the rater "
-        "saw the pair: negative = the response shown as A."
+        "saw the pair: negative = the response shown as A. On a pair, questions asked of each response are "
+        "keyed <dimension>.a and <dimension>.b (A = the response shown on the left)."
     )
 
     class Meta:
@@ -65,7 +66,10 @@ class RatingSerializer(serializers.ModelSerializer):
         scores = {}
         for score in rating.scores.all():
             dim = score.dimension
-            if dim.kind == Dimension.Kind.TEXT:
+            if score.response_id is not None:
+                left = score.response_id == (rating.task.response_b_id if swapped else rating.task.response_a_id)
+                scores[f"{dim.key}.{'a' if left else 'b'}"] = score.value
+            elif dim.kind == Dimension.Kind.TEXT:
                 scores[dim.key] = score.text
             elif swapped and dim.kind == Dimension.Kind.PAIRWISE:
                 scores[dim.key] = -score.value
@@ -81,7 +85,11 @@ def render_rating(rating_id: int, user, *, status_code: int = status.HTTP_200_OK
 
 class SubmitSerializer(serializers.Serializer):
     scores = serializers.DictField(
-        child=serializers.JSONField(), help_text='Dimension key to value, e.g. {"accuracy": 4, "harmless": true}.'
+        child=serializers.JSONField(),
+        help_text='Dimension key to value, e.g. {"accuracy": 4, "harmless": true}. On a pair task: the preference '
+        'as you saw the pair (negative = the response shown as A), and each likert, yes/no or categorical question '
+        'once per response, keyed <dimension>.a and <dimension>.b, e.g. {"preference": -1, "accuracy.a": 4, '
+        '"accuracy.b": 2}.',
     )
     justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
     duration_ms = serializers.IntegerField(
@@ -194,7 +202,8 @@ class RatingsImport(ProjectScoped, APIView):
         request=upload_schema(RATING_RECORD),
         parameters=[RatingsImportQuery],
         responses={201: RatingsImportSummarySerializer, 400: ImportRejectedSerializer, 413: OpenApiResponse()},
-        description="Rows `item_id, model (model_a, model_b in pairwise projects), rater, dimension, value`, "
+        description="Rows `item_id, model (model_a, model_b in pairwise projects, plus model for a question "
+        "asked of each response of the pair), rater, dimension, value`, "
         "with optional `justification` and `duration_ms`. The same validation as a rater's submission; "
         "any bad row refuses the file (400 with each problem's line and field) and nothing is written.",
     )
@@ -223,14 +232,20 @@ class ExportQuery(serializers.Serializer):
     format = serializers.ChoiceField(
         choices=exports.FORMATS, default="csv",
         help_text="csv / jsonl: every score in long format. preferences: JSONL preference pairs "
-        "(pairwise projects).",
+        "(pairwise projects). reward: JSONL per-response mean scores for reward-model regression. "
+        "consensus-csv / consensus-jsonl: the final label per task and dimension (adjudicated, else the "
+        "project's consensus rule), with the rule and its confidence.",
     )
     min_margin = serializers.FloatField(
         default=0.0, min_value=0.0, max_value=1.0, help_text="preferences: drop pairs whose margin is smaller."
     )
 
 
-CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "preferences": "application/x-ndjson"}
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "preferences": "application/x-ndjson",
+    "reward": "application/x-ndjson",
+    "consensus-csv": "text/csv; charset=utf-8", "consensus-jsonl": "application/x-ndjson",
+}
 
 
 class Export(ProjectScoped, APIView):
@@ -244,14 +259,17 @@ class Export(ProjectScoped, APIView):
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/x-ndjson"): OpenApiTypes.STR,
-            400: OpenApiResponse(description="Unknown format, or preferences of a single-response project."),
+            400: OpenApiResponse(description="Unknown format, preferences of a single-response project, or "
+                                 "reward without per-response scores."),
         },
         description="CSV and JSONL have one row per item, model, rater and dimension (item_id, model or "
-        "model_a/model_b, rater, automated, dimension, value, value_label, justification, duration_ms, "
-        "created_at, reference); pairwise values are in the pair's stored order (negative: model_a better). "
+        "model_a/model_b/model (the response of a per-response question), rater, automated, dimension, value, "
+        "value_label, justification, duration_ms, created_at, reference); pairwise values are in the pair's stored order (negative: model_a better). "
         "CSV cells that a spreadsheet would run as a formula are prefixed with an apostrophe. `preferences` "
         "gives one JSON object per rated pair: prompt, chosen, rejected, chosen_model, rejected_model, "
-        "margin, n_votes, agreement.",
+        "margin (|mean vote / k|, 0..1), n_votes, agreement (share of votes on the chosen side); ties and "
+        "pairs with margin below `min_margin` are left out. `reward` gives one JSON object per scored "
+        "response: prompt, response, model, scores (likert and yes/no dimension -> mean), n_ratings.",
     )
     def get(self, request, *args, **kwargs):
         query = ExportQuery(data=request.query_params)
@@ -267,7 +285,11 @@ class Export(ProjectScoped, APIView):
 
 
 def _filename(project: Project, fmt: str) -> str:
-    return f"{project.slug}-preferences.jsonl" if fmt == "preferences" else f"{project.slug}-ratings.{fmt}"
+    if fmt in exports.CONSENSUS_FORMATS:
+        return exports.download_name(project, fmt)[0]
+    if fmt in ("preferences", "reward"):
+        return f"{project.slug}-{fmt}.jsonl"
+    return f"{project.slug}-ratings.{fmt}"
 
 
 urlpatterns = [

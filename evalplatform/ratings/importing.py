@@ -1,8 +1,9 @@
 """Importing ratings collected elsewhere (another tool, a spreadsheet, an automated judge).
 
 Rows are long format, one score each: ``item_id, model, rater, dimension, value`` (pairwise projects
-name the pair with ``model_a, model_b``; ``model`` may be empty when an item has one response;
-``justification`` and ``duration_ms`` are optional).  The same validation as a rater's submission
+name the pair with ``model_a, model_b``, and a question asked of each response of the pair, such as a
+likert scale, names its response with ``model`` too; ``model`` may be empty when an item has one
+response; ``justification`` and ``duration_ms`` are optional).  The same validation as a rater's submission
 applies, and the import is all or nothing.
 """
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Membership, Project, Task
 from evalplatform.projects.records import ErrorList, read_records, sniff
-from evalplatform.ratings.models import Rating, Score
+from evalplatform.ratings.models import Rating, Score, asked_per_response
 from evalplatform.reports.services import note_ratings_changed
 from rubrics.scales import scales_for
 
@@ -96,6 +97,14 @@ def import_ratings(
             errors.add(line, "model" if "model" in why else "item_id", why)
             continue
         scale = scales[dim_key]
+        answer = dim_key
+        if asked_per_response(scale.kind, pair=pairwise):
+            model = _text(record, "model")
+            if model not in models:
+                errors.add(line, "model", f"{dim_key} is scored per response of the pair: model must be "
+                           f"{models[0]!r} or {models[1]!r} (got {model!r})")
+                continue
+            answer = f"{dim_key}.{model}"
         if scale.is_text and (raw_value is None or str(raw_value).strip() == ""):
             continue  # an empty free-text answer is no answer
         if raw_value is None or (isinstance(raw_value, str) and raw_value.strip() == "" and not scale.is_text):
@@ -106,13 +115,13 @@ def import_ratings(
         except ValueError as exc:
             errors.add(line, "value", str(exc))
             continue
-        key = (task_id, rater, dim_key)
+        key = (task_id, rater, answer)
         if key in seen_scores:
-            errors.add(line, "dimension", f"{rater} already scored {dim_key} for this task on line {seen_scores[key]}")
+            errors.add(line, "dimension", f"{rater} already scored {answer} for this task on line {seen_scores[key]}")
             continue
         seen_scores[key] = line
         entry = pending.setdefault((task_id, rater), _Pending(line=line, task_id=task_id, rater=rater))
-        entry.values[dim_key] = value
+        entry.values[answer] = value
         justification = _text(record, "justification")
         if justification:
             entry.justification = justification
@@ -127,7 +136,14 @@ def import_ratings(
 
     for entry in pending.values():
         for key, scale in scales.items():
-            if scale.required and key not in entry.values:
+            if not scale.required:
+                continue
+            if asked_per_response(scale.kind, pair=pairwise):
+                scored = sum(1 for answer in entry.values if answer.partition(".")[0] == key)
+                if scored < 2:
+                    errors.add(entry.line, "dimension", f"the rating of {entry.rater} for this task lacks required "
+                               f"dimension {key!r} for both responses (one row per model)")
+            elif key not in entry.values:
                 errors.add(entry.line, "dimension", f"the rating of {entry.rater} for this task lacks required dimension {key!r}")
     errors.raise_if_any()
 
@@ -255,12 +271,27 @@ def _write(project: Project, pending: dict, users: dict, scales: dict, automated
     ]
     Rating.objects.bulk_create(ratings, batch_size=1000)
     scores = []
+    responses = _pair_responses(project, {e.task_id for e in entries if any("." in a for a in e.values)})
     for entry, rating in zip(entries, ratings, strict=True):
-        for key, value in entry.values.items():
+        for answer, value in entry.values.items():
+            key, _, model = answer.partition(".")
             scale = scales[key]
             if scale.is_text:
                 scores.append(Score(rating=rating, dimension_id=scale.dimension_id, text=str(value)))
             else:
-                scores.append(Score(rating=rating, dimension_id=scale.dimension_id, value=int(value)))
+                response_id = responses[(entry.task_id, model)] if model else None
+                scores.append(Score(rating=rating, dimension_id=scale.dimension_id, value=int(value),
+                                    response_id=response_id))
     Score.objects.bulk_create(scores, batch_size=2000)
     return ratings
+
+
+def _pair_responses(project: Project, task_ids: set[int]) -> dict[tuple[int, str], int]:
+    """(task id, model) -> response id for the pair tasks whose per-response questions were imported."""
+    out: dict[tuple[int, str], int] = {}
+    rows = Task.objects.filter(project=project, pk__in=task_ids).values_list(
+        "id", "response_a_id", "response_a__model", "response_b_id", "response_b__model"
+    )
+    for task_id, a, model_a, b, model_b in rows:
+        out[(task_id, model_a)], out[(task_id, model_b)] = a, b
+    return out

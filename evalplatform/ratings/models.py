@@ -36,21 +36,45 @@ class Rating(models.Model):
         return f"{self.rater} on task {self.task_id}"
 
 
+#: On a pair task these kinds of question are asked of each response (``Score.response``); a
+#: preference, and free text, are asked once of the pair.
+PER_RESPONSE_KINDS = ("likert", "binary", "categorical")
+SIDES = ("a", "b")  # the suffix of a per-response key, as the rater saw the pair: "accuracy.a"
+
+
+def asked_per_response(kind: str, *, pair: bool) -> bool:
+    return pair and kind in PER_RESPONSE_KINDS
+
+
 class Score(models.Model):
     """The value one rating gives one dimension: a scale value, or text for a free-text dimension.
 
     Pairwise preferences are stored in the task's own orientation (negative = response_a better),
-    whatever side the rater saw each response on.
+    whatever side the rater saw each response on.  On a pair task, the scale questions that are not
+    a preference (likert, yes/no, categorical) are asked of each response: such a score names its
+    ``response``, so a rating has one per (dimension, response); every other score has none and is
+    one per (rating, dimension).
     """
 
     rating = models.ForeignKey(Rating, on_delete=models.CASCADE, related_name="scores")
     dimension = models.ForeignKey("rubrics.Dimension", on_delete=models.PROTECT, related_name="scores")
+    response = models.ForeignKey(
+        "projects.Response", on_delete=models.CASCADE, null=True, blank=True, related_name="scores",
+        help_text="The response of a pair this score is about (per-response questions of pair tasks).",
+    )
     value = models.IntegerField(null=True, blank=True)
     text = models.TextField(blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["rating", "dimension"], name="score_once_per_rating_and_dimension"),
+            models.UniqueConstraint(
+                fields=["rating", "dimension"], condition=Q(response__isnull=True),
+                name="score_once_per_rating_and_dimension",
+            ),
+            models.UniqueConstraint(
+                fields=["rating", "dimension", "response"], condition=Q(response__isnull=False),
+                name="score_once_per_rating_dimension_response",
+            ),
             models.CheckConstraint(condition=Q(value__isnull=False) | ~Q(text=""), name="score_has_value_or_text"),
         ]
         indexes = [models.Index(fields=["dimension", "rating"], name="score_dimension_rating")]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from evalplatform.assignments.models import Assignment
 from evalplatform.assignments.services import reclaim_for_late_submit
 from evalplatform.projects.models import Task
-from evalplatform.ratings.models import Rating, Score
+from evalplatform.ratings.models import SIDES, Rating, Score, asked_per_response
 from evalplatform.reports.services import note_ratings_changed
 from rubrics.models import Dimension, RubricVersion
 from rubrics.scales import Scale, scales_for
@@ -41,20 +41,42 @@ class SubmitConflict(SubmitError):
     status = 409
 
 
+def answer_keys(scales: Mapping[str, Scale], *, pair: bool) -> list[tuple[str, Scale]]:
+    """The keys a submission answers, in rubric order: a dimension's key, or on a pair task
+    ``key.a`` and ``key.b`` for a question asked of each response (A and B as the rater saw them)."""
+    keys = []
+    for key, scale in scales.items():
+        if asked_per_response(scale.kind, pair=pair):
+            keys += [(f"{key}.{side}", scale) for side in SIDES]
+        else:
+            keys.append((key, scale))
+    return keys
+
+
 def validate_scores(
     *, version: RubricVersion | int, scores: Mapping[str, Any], justification: str = "",
-    justification_rule: str | None = None,
+    justification_rule: str | None = None, pair: bool = False,
 ) -> dict[str, int | str]:
-    """The stored values of ``scores`` for this rubric version, or ``SubmitError`` listing every problem."""
+    """The stored values of ``scores`` for this rubric version, or ``SubmitError`` listing every problem.
+
+    On a pair task (``pair``) likert, yes/no and categorical questions are answered for each
+    response, keyed ``<dimension>.a`` and ``<dimension>.b`` (A = the response shown on the left).
+    """
     scales = scales_for(version)
     errors: dict[str, str] = {}
     if not isinstance(scores, Mapping):
         raise SubmitError({"scores": "must be an object of dimension key -> value"})
+    expected = answer_keys(scales, pair=pair)
+    known = {key for key, _ in expected}
     for key in scores:
-        if key not in scales:
-            errors[str(key)] = f"unknown dimension {key!r}; this rubric has {', '.join(scales)}"
+        if key in known:
+            continue
+        if key in scales:
+            errors[str(key)] = f"{key} is asked of each response of a pair: give {key}.a and {key}.b"
+        else:
+            errors[str(key)] = f"unknown dimension {key!r}; this rubric has {', '.join(k for k, _ in expected)}"
     values: dict[str, int | str] = {}
-    for key, scale in scales.items():
+    for key, scale in expected:
         raw = scores.get(key)
         if raw is None or (isinstance(raw, str) and raw.strip() == ""):
             if scale.required:
@@ -74,9 +96,15 @@ def validate_scores(
     return values
 
 
-def _score_rows(scales: dict[str, Scale], values: dict[str, int | str], *, swapped: bool) -> list[Score]:
+def _score_rows(
+    scales: dict[str, Scale], values: dict[str, int | str], *, swapped: bool,
+    responses: tuple[int, int | None] = (0, None),
+) -> list[Score]:
     rows = []
-    for key, value in values.items():
+    # The response shown as "A" (left) and as "B": response_b is on the left when swapped.
+    shown = dict(zip(SIDES, reversed(responses) if swapped else responses, strict=True))
+    for answer, value in values.items():
+        key, _, side = answer.partition(".")
         scale = scales[key]
         if scale.is_text:
             rows.append(Score(dimension_id=scale.dimension_id, text=str(value)))
@@ -84,7 +112,7 @@ def _score_rows(scales: dict[str, Scale], values: dict[str, int | str], *, swapp
             number = int(value)
             if swapped and scale.kind == Dimension.Kind.PAIRWISE:
                 number = -number  # the rater saw response_b as "A": store in the task's orientation
-            rows.append(Score(dimension_id=scale.dimension_id, value=number))
+            rows.append(Score(dimension_id=scale.dimension_id, value=number, response_id=shown[side] if side else None))
     return rows
 
 
@@ -96,14 +124,16 @@ def submit_rating(
 
     Submitting again returns the first rating unchanged (``created`` False).  Pairwise values are
     given as the rater saw them (negative = the left response, "A") and stored in the task's own
-    orientation.  A rating after the lease lapsed is accepted while the task has room.
+    orientation; per-response answers of a pair (``accuracy.a``, ``accuracy.b``) are stored with the
+    response the rater saw on that side.  A rating after the lease lapsed is accepted while the task
+    has room.
     """
     now = now or timezone.now()
     if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 0):
         raise SubmitError({"duration_ms": "must be a whole number of milliseconds, 0 or more"})
     with transaction.atomic():
         locked = (
-            Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+            Assignment.objects.select_for_update(of=("self",)).select_related("project", "task").get(pk=assignment.pk)
         )
         existing = Rating.objects.filter(assignment=locked).first()
         if existing is not None:
@@ -111,7 +141,11 @@ def submit_rating(
         if locked.status == Assignment.Status.SKIPPED:
             raise SubmitConflict("you skipped this task, so it can no longer be rated")
         project = locked.project
-        values = validate_scores(version=project.rubric_version_id, scores=scores, justification=justification)
+        task = locked.task
+        values = validate_scores(
+            version=project.rubric_version_id, scores=scores, justification=justification,
+            pair=task.response_b_id is not None,
+        )
         if not reclaim_for_late_submit(assignment=locked):
             raise SubmitConflict(
                 "your lease on this task expired and other raters have since filled it, so this rating "
@@ -122,7 +156,10 @@ def submit_rating(
             rubric_version_id=project.rubric_version_id, justification=justification or "",
             duration_ms=duration_ms,
         )
-        rows = _score_rows(scales_for(project.rubric_version_id), values, swapped=locked.swapped)
+        rows = _score_rows(
+            scales_for(project.rubric_version_id), values, swapped=locked.swapped,
+            responses=(task.response_a_id, task.response_b_id),
+        )
         for row in rows:
             row.rating = rating
         Score.objects.bulk_create(rows)
