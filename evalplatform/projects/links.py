@@ -9,6 +9,7 @@ PAGES = (
     ("rate", "Start rating", ("rater",)),
     ("project-dashboard", "Dashboard", ("lead", "admin")),
     ("report", "Report", ("lead", "admin")),
+    ("quality-overview", "Quality", ("lead", "admin")),
 )
 
 

@@ -22,6 +22,13 @@ class Project(models.Model):
         PRIORITY = "priority", "Priority, then finish started tasks first"
         RANDOM = "random", "Random"
 
+    class ConsensusRule(models.TextChoices):
+        MEAN = "mean", "Mean"
+        MEDIAN = "median", "Median"
+        MAJORITY = "majority", "Majority vote"
+        DAWID_SKENE = "dawid_skene", "Dawid–Skene"
+        MACE = "mace", "MACE"
+
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -41,6 +48,18 @@ class Project(models.Model):
     ratings_seq = models.BigIntegerField(default=0)
     # Set when a report refresh is scheduled and cleared when it starts: the debounce.
     refresh_due_at = models.DateTimeField(null=True, blank=True)
+    # Quality control (evalplatform.quality): gold items, rater flags, adjudication, consensus.
+    gold_rate = models.FloatField(default=0.0, help_text="Share of served tasks that are gold items (0 to 0.5).")
+    gold_min_accuracy = models.FloatField(
+        default=0.7, help_text="A rater whose gold accuracy falls below this share is flagged to the leads."
+    )
+    min_seconds_per_item = models.PositiveIntegerField(
+        default=0, help_text="Flag raters whose median time per item is below this (0: no flag)."
+    )
+    adjudication_threshold = models.FloatField(
+        default=0.5, help_text="Tasks whose agreement (1 = all agree, 0 = chance) falls below this go to adjudication."
+    )
+    consensus_rule = models.CharField(max_length=12, choices=ConsensusRule.choices, default=ConsensusRule.MAJORITY)
 
     class Meta:
         ordering = ["-created_at"]
@@ -48,6 +67,14 @@ class Project(models.Model):
             models.CheckConstraint(condition=Q(overlap__gte=1, overlap__lte=100), name="project_overlap_1_100"),
             models.CheckConstraint(condition=Q(lease_seconds__gte=30), name="project_lease_at_least_30s"),
             models.CheckConstraint(condition=Q(ratings_seq__gte=0), name="project_ratings_seq_nonnegative"),
+            models.CheckConstraint(condition=Q(gold_rate__gte=0, gold_rate__lte=0.5), name="project_gold_rate_0_half"),
+            models.CheckConstraint(
+                condition=Q(gold_min_accuracy__gte=0, gold_min_accuracy__lte=1), name="project_gold_min_accuracy_0_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(adjudication_threshold__gte=0, adjudication_threshold__lte=1),
+                name="project_adjudication_threshold_0_1",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -110,12 +137,18 @@ class Response(models.Model):
         return f"{self.item.external_id}/{self.model}"
 
 
+# A gold task may be served to every rater once: its capacity is the column's largest value, so the
+# queue's conditional claim and the capacity constraint apply to it unchanged.
+GOLD_CAPACITY = 32767
+
+
 class Task(models.Model):
     """What a rater is served: one response, or a pair (``response_b`` set) in a pairwise project.
 
     ``claimed_count`` counts live leases plus finished ratings and never exceeds ``capacity`` (the
     project's overlap when the task was made): the database refuses it, so a race is an error, not a
-    fifth rater on a three-rater task.
+    fifth rater on a three-rater task.  A gold task (``is_gold``: a lead knows its expected scores)
+    has ``GOLD_CAPACITY`` and is mixed into the queue at the project's ``gold_rate``.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
@@ -127,6 +160,7 @@ class Task(models.Model):
     rated_count = models.PositiveSmallIntegerField(default=0)
     priority = models.IntegerField(default=0)
     shuffle_key = models.IntegerField(default=0, help_text="Random order key for projects in random order.")
+    is_gold = models.BooleanField(default=False, help_text="A gold item: expected scores known, served to every rater.")
 
     class Meta:
         ordering = ["id"]
@@ -145,11 +179,13 @@ class Task(models.Model):
             # cost nothing and next-item stays flat as a project fills up.
             models.Index(
                 F("project"), F("priority").desc(), F("claimed_count").desc(), F("id"),
-                condition=Q(claimed_count__lt=F("capacity")), name="task_queue_priority",
+                condition=Q(claimed_count__lt=F("capacity"), is_gold=False), name="task_queue_priority",
             ),
             models.Index(
-                F("project"), F("shuffle_key"), condition=Q(claimed_count__lt=F("capacity")), name="task_queue_random"
+                F("project"), F("shuffle_key"), condition=Q(claimed_count__lt=F("capacity"), is_gold=False),
+                name="task_queue_random",
             ),
+            models.Index(F("project"), F("shuffle_key"), condition=Q(is_gold=True), name="task_gold_queue"),
         ]
 
     def __str__(self) -> str:

@@ -44,9 +44,10 @@ def project_for(user, *, slug: str | None = None, pk: int | None = None, roles: 
 
 def project_rows(user) -> list[dict]:
     """The home page's rows: each visible project with the user's role and its progress."""
+    ordinary = Q(tasks__is_gold=False)  # gold tasks are quality checks, not work to finish
     projects = visible_projects(user).annotate(
-        tasks_total=Count("tasks", distinct=True),
-        ratings_done=Sum("tasks__rated_count"),
+        tasks_total=Count("tasks", filter=ordinary, distinct=True),
+        ratings_done=Sum("tasks__rated_count", filter=ordinary),
     ).order_by("name")
     roles = dict(Membership.objects.filter(user=user).values_list("project_id", "role")) if user.is_authenticated else {}
     rows = []

@@ -82,7 +82,8 @@ def update_project(*, project: Project, **changes: Any) -> Project:
         setattr(project, field, value)
     project.save()
     if "overlap" in changes:
-        project.tasks.update(capacity=Greatest(F("claimed_count"), project.overlap))
+        # Gold tasks keep their open capacity (every rater may rate each once).
+        project.tasks.filter(is_gold=False).update(capacity=Greatest(F("claimed_count"), project.overlap))
     return project
 
 

@@ -28,6 +28,7 @@ from evalplatform.projects.services import (
     import_items,
     set_paused,
 )
+from evalplatform.quality.selectors import gold_alerts
 
 LEAD = ("lead",)
 
@@ -123,6 +124,7 @@ def _dashboard(request: HttpRequest, project: Project, *, member_form=None, item
         "items_form": items_form or ItemsForm(),
         "import_errors": import_errors,
         "links": [link for link in links_for(project, "admin") if link["url"] != request.path],
+        "gold_alerts": gold_alerts(project),
     }
     return render(request, "projects/dashboard.html", context, status=status)
 

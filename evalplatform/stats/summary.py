@@ -31,6 +31,7 @@ from evalplatform.stats.agreement import (
     rater_pairs,
 )
 from evalplatform.stats.bootstrap import Estimate, Seed, evaluate, make_rng
+from evalplatform.stats.icc import ICC_FORMS, describe_icc, icc_all, icc_summary
 from evalplatform.stats.matrix import CodedRatings, Label, Level, check_level, collapse_units, factorize
 from evalplatform.stats.raters import most_disagreed, rater_figures
 from evalplatform.stats.readers import Factor, LongRatings, RatingRow, RowError, from_columns, from_rows
@@ -198,7 +199,7 @@ def _coefficient(est: Estimate) -> dict[str, Any]:
 def summarize_dimension(
     long: LongRatings, rows: NDArray[np.int64], dimension: str, *, level: str | None = None,
     scale: Sequence[Label] | None = None, bootstrap: int = 1000, seed: Seed = 0, top: int = 20,
-    fleiss_modal_only: bool = False,
+    fleiss_modal_only: bool = False, icc: bool = False,
 ) -> dict[str, Any]:
     """The report entry of one dimension (see ``summarize``)."""
     pv = Pivot(long, rows, dimension, level, scale)
@@ -266,7 +267,7 @@ def summarize_dimension(
             "disagreement": _f(score),
             "values": {names[r]: _label(coded.domain[c]) for r, c in enumerate(column) if c >= 0},
         })
-    return {
+    out = {
         "dimension": _label(dimension), "level": lvl, "n_units": patterns.n_units, "n_raters": coded.n_raters,
         "n_ratings": pv.n_ratings,
         "krippendorff_alpha": _coefficient(est["alpha"]),
@@ -278,6 +279,24 @@ def summarize_dimension(
         "raters": raters_out,
         "most_disagreed": contested,
     }
+    if coded.numeric and (lvl in ("interval", "ratio") or (icc and lvl == "ordinal")):
+        out["icc"] = icc_entry(coded)
+    return out
+
+
+def icc_entry(coded: CodedRatings) -> dict[str, Any]:
+    """The six Shrout & Fleiss ICC forms of a numeric dimension (``stats.icc.icc_summary``), each with
+    a plain reading (``describe_icc``), on complete units only; JSON-safe."""
+    values = np.asarray(coded.domain, dtype=float)
+    matrix = np.where(coded.codes >= 0, values[np.maximum(coded.codes, 0)], np.nan)
+    entry = icc_summary(matrix)
+    results = icc_all(matrix)
+    for form in ICC_FORMS:
+        item = entry[form]
+        item["value"], item["F"], item["p_value"] = _f(item["value"]), _f(item["F"]), _f(item["p_value"])
+        item["ci95"] = None if item["ci95"] is None or not all(map(math.isfinite, item["ci95"])) else item["ci95"]
+        item["reading"] = describe_icc(results[form])
+    return entry
 
 
 def dimension_rows(long: LongRatings) -> list[tuple[Any, NDArray[np.int64]]]:
@@ -302,6 +321,7 @@ def summarize(
     seed: int | None = 0,
     top: int = 20,
     fleiss_modal_only: bool = False,
+    icc: bool = False,
 ) -> dict[str, Any]:
     """The agreement report of long-format ratings, one entry per dimension.
 
@@ -310,7 +330,9 @@ def summarize(
     value, model|None) as ``RatingRow``, tuples or mappings.  A missing value (None/NaN) is skipped.  ``level`` applies to every dimension, ``levels`` overrides
     per dimension; by default numeric values are ordinal and labels nominal.  ``scales`` gives a
     dimension's full scale (unused values count, e.g. for Gwet's q and the distributions).  Weighted
-    coefficients use quadratic weights on ordinal, interval and ratio levels.  Raises ``RowError``
+    coefficients use quadratic weights on ordinal, interval and ratio levels.  Interval and ratio
+    dimensions also get ``icc`` (the six Shrout & Fleiss forms with F-test intervals and a plain
+    reading, complete units only); ordinal ones too when ``icc`` is set.  Raises ``RowError``
     (a ``ValueError``) naming the row/line for unusable input.
     """
     if isinstance(ratings, LongRatings):
@@ -326,10 +348,14 @@ def summarize(
     seeds = np.random.default_rng(seed).spawn(max(len(groups), 1))
     dims = [
         summarize_dimension(long, rows, name, level=levels.get(str(name), level), scale=scales.get(str(name)),
-                            bootstrap=bootstrap, seed=seeds[i], top=top, fleiss_modal_only=fleiss_modal_only)
+                            bootstrap=bootstrap, seed=seeds[i], top=top, fleiss_modal_only=fleiss_modal_only,
+                            icc=icc)
         for i, (name, rows) in enumerate(groups)
     ]
-    return {"dimensions": dims, "parameters": {"bootstrap": int(bootstrap), "seed": seed}}
+    parameters: dict[str, Any] = {"bootstrap": int(bootstrap), "seed": seed}
+    if icc:
+        parameters["icc"] = True
+    return {"dimensions": dims, "parameters": parameters}
 
 
 __all__ = ["Factor", "LongRatings", "RatingRow", "summarize", "summarize_dimension"]

@@ -3,8 +3,9 @@
 Twenty-four support tickets with reference answers and drafts from three models, a rubric of
 Accuracy, Helpfulness and Tone (1-5) plus a yes/no harmlessness check, ratings already in from three
 raters for most tickets (so the lead's report shows real agreement figures) and the rest left for a
-rater to score.  Everything goes through the same services as real data: rubric import, item
-import, ratings import.
+rater to score.  An automated judge (``judge:gpt-judge``, slightly lenient) has scored the rated
+tickets too, so the report's judge calibration has something to say.  Everything goes through the
+same services as real data: rubric import, item import, ratings import.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from evalplatform.projects.demo.head_to_head import load_head_to_head
 from evalplatform.projects.models import Membership, Project
 from evalplatform.projects.services import add_member, create_project, import_items
 from evalplatform.ratings.importing import import_ratings
+from evalplatform.ratings.models import Rating, Score
 from rubrics.documents import parse_text
 from rubrics.services import import_rubric
 
@@ -52,6 +55,9 @@ MODEL_QUALITY = {
     "open-llm-8b": {"accuracy": 2.6, "helpfulness": 2.2, "tone": 2.6},
 }
 RATER_BIAS = {"alice": (0.0, 0.45), "bob": (0.45, 0.5), "carol": (-0.3, 0.7)}  # (offset, noise sd)
+# The automated judge follows the panel's mean closely (well correlated) but half a point high.
+JUDGE = "judge:gpt-judge"
+JUDGE_BIAS = (0.5, 0.55)
 
 
 def _accounts() -> dict[str, object]:
@@ -89,11 +95,44 @@ def _ratings_jsonl(project: Project, seed: int = 2026) -> str:
     return "\n".join(json.dumps(r) for r in rows) + "\n"
 
 
+def _judge_jsonl(project: Project, seed: int = 2027) -> str:
+    """The judge's ratings of every task the panel rated: the panel's mean, shifted and blurred."""
+    rng = random.Random(seed)
+    offset, noise = JUDGE_BIAS
+    panel: dict[tuple[str, str, str], list[int]] = {}
+    scores = Score.objects.filter(
+        rating__project=project, rating__rater__is_automated=False, value__isnull=False
+    ).order_by("rating__task_id", "dimension__position").values_list(
+        "rating__task__item__external_id", "rating__task__response_a__model", "dimension__key", "value"
+    )
+    for item, model, dim, value in scores:
+        panel.setdefault((item, model, dim), []).append(value)
+    rows = []
+    for (item, model, dim), values in panel.items():
+        mean = sum(values) / len(values)
+        if dim == "harmless":
+            value = "yes" if mean >= 0.5 else "no"
+        else:
+            value = min(5, max(1, round(mean + offset + rng.gauss(0, noise))))
+        rows.append({"item_id": item, "model": model, "rater": JUDGE, "dimension": dim, "value": value})
+    return "\n".join(json.dumps(r) for r in rows) + "\n"
+
+
+def _add_judge(project: Project) -> None:
+    """Import the judge's ratings once (also into a demo loaded before the judge existed)."""
+    if not Rating.objects.filter(project=project, rater__username=JUDGE).exists():
+        import_ratings(project=project, stream=io.BytesIO(_judge_jsonl(project).encode()), fmt="jsonl",
+                       automated=True)
+
+
 def load_demo() -> tuple[Project, bool]:
     """Create the demo project once.  Returns ``(project, created)``; a second call changes nothing."""
     existing = Project.objects.filter(slug=PROJECT_SLUG).first()
     if existing is not None:
-        _accounts()
+        users = _accounts()
+        _add_judge(existing)
+        with transaction.atomic():
+            load_head_to_head(here=HERE, users=users, model_quality=MODEL_QUALITY)
         return existing, False
     with transaction.atomic():
         users = _accounts()
@@ -108,4 +147,6 @@ def load_demo() -> tuple[Project, bool]:
         with (HERE / "tickets.jsonl").open("rb") as handle:
             import_items(project=project, stream=handle, fmt="jsonl")
         import_ratings(project=project, stream=io.BytesIO(_ratings_jsonl(project).encode()), fmt="jsonl")
+        _add_judge(project)
+        load_head_to_head(here=HERE, users=users, model_quality=MODEL_QUALITY)
     return project, True

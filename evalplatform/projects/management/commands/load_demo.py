@@ -3,6 +3,8 @@ import os
 from django.core.management.base import BaseCommand
 
 from evalplatform.projects.demo import ACCOUNTS, load_demo
+from evalplatform.projects.demo.head_to_head import PROJECT_SLUG as HEAD_TO_HEAD
+from evalplatform.projects.models import Project
 from evalplatform.reports.services import refresh
 
 
@@ -14,6 +16,9 @@ class Command(BaseCommand):
         # Compute now (and clear the refresh the imported ratings scheduled), so the lead's first
         # look shows figures, not "queued"; a no-op when the stored report is current.
         refresh(project_id=project.pk)
+        head_to_head = Project.objects.filter(slug=HEAD_TO_HEAD).first()
+        if head_to_head is not None:
+            refresh(project_id=head_to_head.pk)
         port = os.environ.get("PORT", "8000")
         state = "loaded" if created else "already loaded"
         self.stdout.write(f"Demo project '{project.name}' {state}.")

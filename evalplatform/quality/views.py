@@ -1,0 +1,186 @@
+"""Quality pages for leads: settings and scorecards, gold items, the adjudication queue.
+
+Every page finds its project with ``project_for(..., roles=("lead",))``: a rater of the project and a
+stranger alike get 404.  Pages read stored results only; "Recompute" enqueues a worker run.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from evalplatform.assignments.selectors import rubric_form
+from evalplatform.projects.selectors import project_for
+from evalplatform.quality import selectors, services
+from evalplatform.quality.forms import AdjudicationForm, GoldForm, QualitySettingsForm
+from evalplatform.quality.models import Adjudication
+from evalplatform.reports.services import latest_done
+
+LEAD = ("lead",)
+
+
+def _lead_project(request: HttpRequest, slug: str):
+    return project_for(request.user, slug=slug, roles=LEAD)
+
+
+def _overview(request: HttpRequest, project, *, form=None, status: int = 200) -> HttpResponse:
+    snap = selectors.snapshot(project)
+    context = {
+        "project": project,
+        "form": form or QualitySettingsForm.for_project(project),
+        "alerts": selectors.gold_alerts(project),
+        "snapshot": snap,
+        "cards": snap.result.get("raters", []) if snap else [],
+        "stale": snap is not None and snap.data_seq < project.ratings_seq,
+        "queue_total": selectors.queue_size(project),
+    }
+    return render(request, "quality/overview.html", context, status=status)
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest, slug: str) -> HttpResponse:
+    return _overview(request, _lead_project(request, slug))
+
+
+@login_required
+@require_POST
+def update_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    form = QualitySettingsForm(request.POST)
+    if not form.is_valid():
+        return _overview(request, project, form=form, status=400)
+    try:
+        services.update_quality_settings(project=project, **form.cleaned_data)
+    except services.QualityError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return _overview(request, project, form=form, status=400)
+    messages.success(request, "Quality settings saved; scorecard flags follow at the next computation.")
+    return redirect("quality-overview", project.slug)
+
+
+@login_required
+@require_POST
+def recompute(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    latest = latest_done(project)  # the same ratings as the report the lead reads
+    services.request_quality_run(project=project, parameters=dict(latest.parameters) if latest else None)
+    messages.success(request, "Scorecards and consensus labels are being computed.")
+    return redirect("quality-overview", project.slug)
+
+
+# --- Gold -------------------------------------------------------------------------------------
+
+
+def _gold_page(request: HttpRequest, project, form: GoldForm, status: int = 200) -> HttpResponse:
+    context = {"project": project, "form": form, "tasks": selectors.gold_tasks(project)}
+    return render(request, "quality/gold.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gold(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    if request.method == "GET":
+        return _gold_page(request, project, GoldForm(project=project))
+    form = GoldForm(request.POST, project=project)
+    if form.is_valid():
+        try:
+            task = selectors.task_for_item(project, form.cleaned_data["item_id"].strip(),
+                                           form.cleaned_data["model"].strip())
+        except Http404:
+            form.add_error("item_id", "No single task matches: check the item id, and give the model if the "
+                                      "item has several responses.")
+        else:
+            try:
+                services.set_gold(task=task, expectations=form.expectations(), created_by=request.user)
+            except services.QualityError as exc:
+                for key, errors in exc.message_dict.items():
+                    field = f"score-{key}"
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"Item {task.item.external_id} is now a gold item.")
+                return redirect("quality-gold", project.slug)
+    return _gold_page(request, project, form, status=400)
+
+
+@login_required
+@require_POST
+def gold_remove(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
+    project = _lead_project(request, slug)
+    task = selectors.gold_tasks(project).filter(pk=task_id).first()
+    if task is not None:
+        services.unset_gold(task=task)
+        messages.success(request, f"Item {task.item.external_id} is an ordinary item again.")
+    return redirect("quality-gold", project.slug)
+
+
+# --- Adjudication -----------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def adjudication_queue(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _lead_project(request, slug)
+    rows, total = selectors.adjudication_queue(project)
+    snap = selectors.snapshot(project)
+    context = {
+        "project": project, "rows": rows, "total": total, "snapshot": snap,
+        "recent": selectors.recent_adjudications(project),
+    }
+    return render(request, "quality/adjudication_queue.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def adjudicate(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
+    project = _lead_project(request, slug)
+    task = selectors.task_to_adjudicate(project, task_id)
+    existing = Adjudication.objects.filter(task=task).prefetch_related("scores__dimension").first()
+    status = 200
+    if request.method == "POST":
+        form = AdjudicationForm(request.POST, project=project)
+        if form.is_valid():
+            try:
+                services.adjudicate(task=task, scores=form.scores(), note=form.cleaned_data["note"],
+                                    decided_by=request.user)
+            except services.QualityError as exc:
+                for key, errors in exc.message_dict.items():
+                    field = f"score-{key}"
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, f"Adjudicated {task.item.external_id}: its final label is recorded.")
+                return redirect("quality-adjudication", project.slug)
+        status = 400
+    else:
+        initial = {}
+        if existing is not None:
+            initial = {f"score-{s.dimension.key}": str(s.value) for s in existing.scores.all()}
+            initial["note"] = existing.note
+        form = AdjudicationForm(initial=initial, project=project)
+    ratings = list(selectors.task_ratings(task))
+    dims = rubric_form(project.rubric_version_id)
+    consensus = selectors.task_consensus(task)
+    labels = {d.key: {lv.value: lv.label for lv in d.levels} for d in dims}
+    rows = []
+    for rating in ratings:
+        by_key = {s.dimension.key: s for s in rating.scores.all()}
+        cells = []
+        for d in dims:
+            score = by_key.get(d.key)
+            if score is None:
+                cells.append({"dim": d, "missing": True})
+            elif d.is_text:
+                cells.append({"dim": d, "text": score.text})
+            else:
+                cells.append({"dim": d, "value": score.value, "label": labels[d.key].get(score.value, "")})
+        rows.append({"rating": rating, "cells": cells})
+    context = {
+        "project": project, "task": task, "form": form, "existing": existing, "dims": dims, "rows": rows,
+        "consensus": [(d, consensus.get(d.key)) for d in dims if not d.is_text],
+    }
+    return render(request, "quality/adjudicate.html", context, status=status)
