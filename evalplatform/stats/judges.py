@@ -4,10 +4,11 @@ Inputs: ``human`` — a (human raters x units) float array, NaN = not rated (the
 orientation used across ``evalplatform.stats``); ``judge`` — the automated judge's rating of each unit
 (NaN = missing); the level of measurement and the allowed scale values.
 
-Weighted kappa and Krippendorff's alpha are computed by small private helpers here (``_kappa``,
-``_alpha``) that work on bootstrap count-weights directly; they can be swapped for the core
-``evalplatform.stats.agreement`` functions once those exist (the tests pin them to sklearn's
-``cohen_kappa_score`` and the ``krippendorff`` package).
+Krippendorff's alpha is the core ``agreement.alpha_statistic``, evaluated on this module's unit
+resamples so alpha with and without the judge share them.  Kappa against the consensus is a small
+private helper (``_kappa``): the consensus is a median that can fall half-way between two scale points,
+which the core's rater-pair kappa (codes on the scale) cannot take.  ``judge_summary`` applies the
+calibration to long-format ratings (the report section and ``manage.py agreement --judge``).
 
 Pure numpy/scipy; no Django.
 """
@@ -16,20 +17,26 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
+from scipy import sparse, stats
+
+from evalplatform.stats.agreement import alpha_statistic
+from evalplatform.stats.matrix import collapse_units
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+SeedLike = int | Sequence[int] | None
 
 LESS = "agrees with the panel less than a typical human"
 ABOUT = "agrees with the panel about as well as a typical human"
 MORE = "agrees with the panel more than a typical human"
+#: bootstrap weights held in memory at once: (resamples in a block) x units
+BLOCK_CELLS = 2_000_000
 
 
 def _f(x: Any) -> float | None:
@@ -40,7 +47,8 @@ def _f(x: Any) -> float | None:
 
 
 def _label(x: Any) -> Any:
-    return x.item() if isinstance(x, np.generic) else x
+    x = x.item() if isinstance(x, np.generic) else x
+    return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
 @dataclass(frozen=True)
@@ -68,8 +76,33 @@ def _estimate(point: float, boot: NDArray | None, reason: str) -> Estimate:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# private agreement helpers (weights = bootstrap counts per unit, shape (B, n))
+# resamples and agreement helpers (weights = bootstrap counts per unit, shape (B, n))
 # ---------------------------------------------------------------------------------------------------------
+
+
+class _Resamples:
+    """Percentile-bootstrap resamples of the units as count weights w (B x U): resample b draws U units
+    with replacement and w[b, u] counts unit u.  Made a block of resamples at a time from per-block
+    seeds (and made again when needed again), so memory stays near BLOCK_CELLS whatever the size."""
+
+    def __init__(self, n_units: int, n_boot: int, seed: SeedLike) -> None:
+        self.n_units = n_units
+        step = max(1, BLOCK_CELLS // max(n_units, 1))
+        self.sizes = [min(step, n_boot - start) for start in range(0, n_boot, step)]
+        self.seeds = np.random.SeedSequence(seed).spawn(len(self.sizes))
+        self._only = self._block(0) if len(self.sizes) == 1 else None
+
+    def _block(self, i: int) -> NDArray:
+        b, u = self.sizes[i], self.n_units
+        draws = np.random.default_rng(self.seeds[i]).integers(0, u, size=(b, u))
+        w = np.bincount((draws + (np.arange(b) * u)[:, None]).ravel(), minlength=b * u)
+        return w.reshape(b, u).astype(float)
+
+    def map(self, fn: Callable[[NDArray], NDArray]) -> NDArray:
+        """fn applied to every resample's weights, (B,)."""
+        if self._only is not None:
+            return fn(self._only)
+        return np.concatenate([fn(self._block(i)) for i in range(len(self.sizes))])
 
 
 def _kappa(x: NDArray, y: NDArray, w: NDArray, nominal: bool, n_cat: int) -> NDArray:
@@ -100,45 +133,20 @@ def _kappa(x: NDArray, y: NDArray, w: NDArray, nominal: bool, n_cat: int) -> NDA
         return np.where(den > 1e-12, 2 * cov / den, np.nan)
 
 
-def _unit_coincidences(codes: NDArray, n_cat: int) -> NDArray:
-    """Per-unit coincidence matrices (U, C*C) of Krippendorff's alpha (codes: raters x units, -1 missing)."""
-    onehot = np.zeros((codes.shape[1], n_cat))
-    r, u = np.nonzero(codes >= 0)
-    np.add.at(onehot, (u, codes[r, u]), 1.0)
-    m = onehot.sum(1)
-    o = onehot[:, :, None] * onehot[:, None, :]
-    o[:, np.arange(n_cat), np.arange(n_cat)] -= onehot
-    with np.errstate(invalid="ignore", divide="ignore"):
-        o = np.where((m >= 2)[:, None, None], o / (m - 1)[:, None, None], 0.0)
-    return o.reshape(len(m), n_cat * n_cat)
+def _alpha(codes: NDArray, level: Level, values: NDArray) -> Callable[[NDArray], NDArray]:
+    """Krippendorff's alpha (Krippendorff 2011) of a (raters x units) code matrix under unit weights.
 
-
-def _alpha(coinc: NDArray, w: NDArray, level: Level, values: NDArray) -> NDArray:
-    """Krippendorff's alpha (Krippendorff 2011, "Computing Krippendorff's alpha-reliability").
-
-    α = 1 - (n-1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck from the coincidence matrix o summed over units with
-    weights w (B, U); metrics: nominal, ordinal (rank-based, from the marginals), interval, ratio.
-    """
-    C = len(values)
-    co = (w @ coinc).reshape(-1, C, C)
-    nc = co.sum(2)
-    n = nc.sum(1)
-    if level == "nominal":
-        d2 = np.broadcast_to(1.0 - np.eye(C), co.shape)
-    elif level == "ordinal":
-        cs = np.cumsum(nc, axis=1)
-        d2 = (cs[:, None, :] - cs[:, :, None] + (nc[:, :, None] - nc[:, None, :]) / 2) ** 2
-    elif level == "interval":
-        d2 = np.broadcast_to((values[:, None] - values[None, :]) ** 2, co.shape)
-    else:
-        s = values[:, None] + values[None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.where(s != 0, (values[:, None] - values[None, :]) / s, 0.0)
-        d2 = np.broadcast_to(r**2, co.shape)
-    do = (co * d2).sum((1, 2))
-    de = (nc[:, :, None] * nc[:, None, :] * d2).sum((1, 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where((de > 0) & (n > 1), 1 - (n - 1) * do / de, np.nan)
+    The core ``agreement.alpha_statistic`` on the units' rating patterns; unit weights (B, U) become
+    pattern counts.  NaN where alpha is undefined."""
+    patterns = collapse_units(codes, len(values), ignore_raters=True)
+    if patterns.n_patterns == 0:
+        return lambda w: np.full(w.shape[0], np.nan)
+    statistic = alpha_statistic(patterns, level, values)
+    rated = np.flatnonzero(patterns.inverse >= 0)
+    to_patterns = sparse.csr_array(
+        (np.ones(rated.size), (rated, patterns.inverse[rated])), shape=(codes.shape[1], patterns.n_patterns)
+    )
+    return lambda w: statistic.values(np.asarray((to_patterns.T @ w.T).T))[0]
 
 
 def _consensus(coords: NDArray, nominal: bool, n_cat: int) -> NDArray:
@@ -154,7 +162,6 @@ def _consensus(coords: NDArray, nominal: bool, n_cat: int) -> NDArray:
     ok = has & unique_top
     out[ok] = counts[ok].argmax(1)
     return out
-
 
 # ---------------------------------------------------------------------------------------------------------
 # results
@@ -231,17 +238,21 @@ class JudgeCalibration:
             "kappa_gap": self.kappa_gap.to_dict(),
             "verdict": self.verdict,
             "spearman": {**self.spearman.to_dict(), "p_value": _f(self.spearman_p)},
-            "offset": {**self.offset.to_dict(), "direction": _direction(self.offset.value)},
+            "offset": {**self.offset.to_dict(), "direction": _direction(self.offset)},
             "disagreements": [d.to_dict() for d in self.disagreements],
             "bootstrap": self.bootstrap,
             "reason": self.reason,
         }
 
 
-def _direction(offset: float | None) -> str | None:
-    if offset is None:
+def _direction(offset: Estimate) -> str | None:
+    """lenient / severe when the offset (its whole interval, if there is one) is above / below 0."""
+    if offset.value is None:
         return None
-    return "lenient" if offset > 0 else "severe" if offset < 0 else "neutral"
+    low, high = offset.ci95
+    if low is None or high is None:
+        low = high = offset.value
+    return "lenient" if low > 0 else "severe" if high < 0 else "neutral"
 
 
 def _codes(x: NDArray, values: NDArray) -> NDArray:
@@ -283,6 +294,165 @@ def _weighted_spearman(x: NDArray, y: NDArray, w: NDArray) -> NDArray:
 # ---------------------------------------------------------------------------------------------------------
 
 
+class _Panel:
+    """The human side of a calibration (codes, consensus, alpha, leave-one-out kappas), computed once
+    and shared by every judge of the panel, all on the same resamples."""
+
+    def __init__(self, human: ArrayLike, *, level: Level, scale_values: ArrayLike,
+                 rater_ids: Sequence[Any] | None, n_boot: int, seed: SeedLike) -> None:
+        if level not in LEVELS:
+            raise ValueError(f"level must be one of {LEVELS}")
+        H = np.asarray(human, dtype=float)
+        self.H = H[None, :] if H.ndim == 1 else H
+        if self.H.ndim != 2:
+            raise ValueError("human must be (raters x units)")
+        self.values = np.unique(np.asarray(scale_values, dtype=float))
+        if len(self.values) == 0:
+            raise ValueError("scale_values is empty")
+        self.R, self.U = self.H.shape
+        self.level, self.nominal, self.C = level, level == "nominal", len(self.values)
+        self.raters = list(rater_ids) if rater_ids is not None else list(range(self.R))
+        if len(self.raters) != self.R:
+            raise ValueError("rater_ids must match the matrix shape")
+        self.coord = np.arange(self.C, dtype=float) if level in ("nominal", "ordinal") else self.values
+        self.Hc = _codes(self.H, self.values)
+        self.Hx = self.coords(self.Hc)
+        self.resamples = _Resamples(self.U, n_boot, seed) if n_boot > 0 and self.U > 0 else None
+        self.bootstrap = {"n_resamples": int(n_boot), "seed": seed if seed is None or isinstance(seed, int)
+                          else list(seed), "resampled": "units", "method": "percentile"}
+        self.cons = _consensus(self.Hx, self.nominal, self.C)
+        self.alpha = self.both(_alpha(self.Hc, level, self.values))
+        self.loo = []  # (leave-one-out consensus, units of the human's kappa, its kappa, its resamples)
+        for r in range(self.R if self.R > 1 else 0):
+            cons_r = _consensus(np.delete(self.Hx, r, axis=0), self.nominal, self.C)
+            sel = ~np.isnan(self.Hx[r]) & ~np.isnan(cons_r)
+            self.loo.append((cons_r, sel, *self.kappa_on(self.Hx[r], cons_r, sel)))
+        with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
+            self.hmean_x = np.nanmean(self.Hx, axis=0)
+            self.hmean_raw = np.nanmean(self.H, axis=0)
+
+    def coords(self, codes: NDArray) -> NDArray:
+        return np.where(codes >= 0, self.coord[np.maximum(codes, 0)], np.nan)
+
+    def both(self, fn: Callable[[NDArray], NDArray]) -> tuple[float, NDArray | None]:
+        """fn on the data itself and on every resample."""
+        return float(fn(np.ones((1, self.U)))[0]), (self.resamples.map(fn) if self.resamples is not None else None)
+
+    def kappa_on(self, x: NDArray, y: NDArray, sel: NDArray) -> tuple[float, NDArray | None]:
+        return self.both(lambda w: _kappa(x[sel], y[sel], w[:, sel], self.nominal, self.C))
+
+    def calibrate(self, judge: ArrayLike, *, unit_ids: Sequence[Any] | None, top_n: int) -> JudgeCalibration:
+        j = np.asarray(judge, dtype=float)
+        if j.shape != (self.U,):
+            raise ValueError("judge must have one value per unit")
+        units = list(unit_ids) if unit_ids is not None else list(range(self.U))
+        if len(units) != self.U:
+            raise ValueError("unit_ids must match the matrix shape")
+        jc = _codes(j, self.values)
+        jx = self.coords(jc)
+        nominal, cons = self.nominal, self.cons
+
+        # judge vs full-panel consensus
+        S = ~np.isnan(cons) & ~np.isnan(jx)
+        n_common = int(S.sum())
+        no_common = "the judge rated no unit with a human consensus" if n_common == 0 else None
+        judge_kappa = _estimate(*self.kappa_on(jx, cons, S), no_common or "kappa undefined (no variation)")
+
+        # Krippendorff's alpha, humans and humans + judge, same resamples
+        a_h, a_h_boot = self.alpha
+        a_hj, a_hj_boot = self.both(_alpha(np.vstack([self.Hc, jc[None, :]]), self.level, self.values))
+        undefined = "alpha undefined: fewer than 2 pairable ratings or no variation"
+        alpha_change = _estimate(a_hj - a_h, None if a_h_boot is None else a_hj_boot - a_h_boot, "alpha undefined")
+
+        # each human (and the judge) vs the leave-one-out consensus
+        rows: list[HumanKappa] = []
+        kh_boot, kj_boot = [], []
+        for r, (cons_r, sel, kh, khb) in enumerate(self.loo):
+            kj, kjb = self.kappa_on(jx, cons_r, sel & ~np.isnan(jx))
+            rows.append(HumanKappa(_label(self.raters[r]), int(sel.sum()), _f(kh), _f(kj)))
+            kh_boot.append(khb)
+            kj_boot.append(kjb)
+        hk = np.array([np.nan if h.kappa is None else h.kappa for h in rows])
+        jk = np.array([np.nan if h.judge_kappa is None else h.judge_kappa for h in rows])
+        has_h, has_j = np.isfinite(hk).any(), np.isfinite(jk).any()
+        with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
+            gap_point = float(np.nanmean(jk) - np.nanmedian(hk)) if has_h and has_j else math.nan
+            gap_boot = (np.nanmean(np.array(kj_boot), 0) - np.nanmedian(np.array(kh_boot), 0)
+                        if self.resamples is not None and has_h and has_j else None)
+        gap_reason = ("need at least 2 human raters" if self.R < 2 else no_common
+                      or "no human or judge kappa is defined against the leave-one-out panels")
+        kappa_gap = _estimate(gap_point, gap_boot, gap_reason)
+        verdict = None
+        if kappa_gap.ci95[0] is not None and kappa_gap.ci95[1] is not None:
+            verdict = LESS if kappa_gap.ci95[1] < 0 else MORE if kappa_gap.ci95[0] > 0 else ABOUT
+
+        # correlation and offset vs the human mean
+        hmean_x = self.hmean_x
+        T = ~np.isnan(jx) & ~np.isnan(hmean_x)
+        spearman, spearman_p = Estimate(None, reason="not defined for nominal data"), None
+        offset = Estimate(None, reason="not defined for nominal data")
+        if not nominal:
+            if T.sum() >= 3:
+                with warnings.catch_warnings(action="ignore"):
+                    res = stats.spearmanr(jx[T], hmean_x[T])
+                rho, spearman_p = float(res.statistic), _f(res.pvalue)
+                sboot = (self.resamples.map(lambda w: _weighted_spearman(jx[T], hmean_x[T], w[:, T]))
+                         if self.resamples is not None else None)
+                spearman = _estimate(rho, sboot, "correlation undefined (a constant series)")
+            else:
+                spearman = Estimate(None, reason="need at least 3 units rated by the judge and a human")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                off, off_boot = self.both(lambda w: (w[:, T] @ (jx[T] - hmean_x[T])) / w[:, T].sum(1))
+            offset = _estimate(off, off_boot, no_common or "no common units")
+
+        return JudgeCalibration(
+            level=self.level,
+            kappa_weights="none" if nominal else "quadratic",
+            n_units=self.U,
+            n_common=n_common,
+            judge_kappa=judge_kappa,
+            alpha_humans=_estimate(a_h, a_h_boot, undefined),
+            alpha_with_judge=_estimate(a_hj, a_hj_boot, undefined),
+            alpha_change=alpha_change,
+            human_kappas=tuple(rows),
+            human_kappa_mean=_f(np.nanmean(hk)) if has_h else None,
+            human_kappa_median=_f(np.nanmedian(hk)) if has_h else None,
+            human_kappa_range=(_f(np.nanmin(hk)), _f(np.nanmax(hk))) if has_h else (None, None),
+            judge_kappa_loo=_f(np.nanmean(jk)) if has_j else None,
+            kappa_gap=kappa_gap,
+            verdict=verdict,
+            spearman=spearman,
+            spearman_p=spearman_p,
+            offset=offset,
+            disagreements=self.disagreements(j, jx, units, top_n),
+            bootstrap=dict(self.bootstrap),
+            reason=no_common,
+        )
+
+    def disagreements(self, j: NDArray, jx: NDArray, units: list[Any], top_n: int) -> tuple[Disagreement, ...]:
+        Hx, cons, values = self.Hx, self.cons, self.values
+        n_h = (~np.isnan(self.H)).sum(0)
+        T = np.flatnonzero(~np.isnan(jx) & (n_h > 0))
+        if self.nominal:
+            gap = 1.0 - (Hx[:, T] == jx[T]).sum(0) / n_h[T]  # share of humans who did not give the judge's value
+            T, gap = T[gap >= 0.5], gap[gap >= 0.5]  # a judge siding with most humans is not in disagreement
+            key = gap
+            cons_raw = np.where(np.isnan(cons[T]), np.nan, values[np.nan_to_num(cons[T]).astype(int)])
+        else:
+            T = T[~np.isnan(cons[T])]
+            cons_raw = np.interp(cons[T], self.coord, values)  # ordinal positions → scale values
+            gap = j[T] - cons_raw
+            key = np.abs(jx[T] - cons[T])
+        out = []
+        for i in np.argsort(-key, kind="stable")[:top_n]:
+            if key[i] <= 0:
+                break
+            u = T[i]
+            out.append(Disagreement(_label(units[u]), float(j[u]), _f(cons_raw[i]),
+                                    None if self.nominal else _f(self.hmean_raw[u]), float(gap[i]), int(n_h[u])))
+        return tuple(out)
+
+
 def judge_calibration(
     human: ArrayLike,
     judge: ArrayLike,
@@ -292,7 +462,7 @@ def judge_calibration(
     unit_ids: Sequence[Any] | None = None,
     rater_ids: Sequence[Any] | None = None,
     n_boot: int = 1000,
-    seed: int = 0,
+    seed: SeedLike = 0,
     top_n: int = 10,
 ) -> JudgeCalibration:
     """Calibrate one automated judge against a human panel.
@@ -312,160 +482,30 @@ def judge_calibration(
       there are < 2 humans, no common units, or no bootstrap.
     * ``spearman``: Spearman's rho (``scipy.stats.spearmanr``) of judge vs the per-unit human mean;
       ``offset``: mean(judge − human mean) in scale steps (ordinal) or scale units (interval/ratio);
-      > 0 lenient, < 0 severe.  Neither is defined for nominal data.
-    * ``disagreements``: the ``top_n`` units with the largest |judge − consensus| (nominal: largest share
-      of humans who did not give the judge's value), ties broken by unit order.
+      its direction is lenient (> 0) or severe (< 0) when its interval excludes 0, else neutral.
+      Neither is defined for nominal data.
+    * ``disagreements``: the ``top_n`` units with the largest |judge − consensus| (nominal: the largest
+      share of humans who did not give the judge's value, when at least half), ties broken by unit order.
     * All intervals: percentile bootstrap over units (resampled with replacement; the same ``n_boot``
       seeded resamples for every statistic, so alpha_change and the gap are paired).
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}")
-    H = np.asarray(human, dtype=float)
-    H = H[None, :] if H.ndim == 1 else H
-    j = np.asarray(judge, dtype=float)
-    if H.ndim != 2 or j.shape != (H.shape[1],):
-        raise ValueError("human must be (raters x units) and judge must have one value per unit")
-    values = np.unique(np.asarray(scale_values, dtype=float))
-    if len(values) < 2:
-        raise ValueError("scale_values needs at least two values")
-    R, U = H.shape
-    C, nominal = len(values), level == "nominal"
-    units = list(unit_ids) if unit_ids is not None else list(range(U))
-    raters = list(rater_ids) if rater_ids is not None else list(range(R))
-    if len(units) != U or len(raters) != R:
-        raise ValueError("unit_ids / rater_ids must match the matrix shape")
-    Hc, jc = _codes(H, values), _codes(j, values)
-    coord = np.arange(C, dtype=float) if level in ("nominal", "ordinal") else values
-    Hx = np.where(Hc >= 0, coord[np.maximum(Hc, 0)], np.nan)
-    jx = np.where(jc >= 0, coord[np.maximum(jc, 0)], np.nan)
-
-    ones = np.ones((1, U))
-    w: NDArray | None = None
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, U, size=(n_boot, U))
-        w = np.bincount((draws + (np.arange(n_boot) * U)[:, None]).ravel(), minlength=n_boot * U)
-        w = w.reshape(n_boot, U).astype(float)
-
-    def both(fn: Any) -> tuple[float, NDArray | None]:
-        return float(fn(ones)[0]), (fn(w) if w is not None else None)
-
-    def kappa_on(x: NDArray, y: NDArray, sel: NDArray) -> tuple[float, NDArray | None]:
-        return both(lambda W: _kappa(x[sel], y[sel], W[:, sel], nominal, C))
-
-    # judge vs full-panel consensus
-    cons = _consensus(Hx, nominal, C)
-    S = ~np.isnan(cons) & ~np.isnan(jx)
-    n_common = int(S.sum())
-    k_point, k_boot = kappa_on(jx, cons, S)
-    no_common = "the judge rated no unit with a human consensus" if n_common == 0 else None
-    judge_kappa = _estimate(k_point, k_boot, no_common or "kappa undefined (no variation)")
-
-    # Krippendorff's alpha, humans and humans + judge, same resamples
-    co_h = _unit_coincidences(Hc, C)
-    co_hj = _unit_coincidences(np.vstack([Hc, jc[None, :]]), C)
-    a_h, a_h_boot = both(lambda W: _alpha(co_h, W, level, values))
-    a_hj, a_hj_boot = both(lambda W: _alpha(co_hj, W, level, values))
-    alpha_humans = _estimate(a_h, a_h_boot, "alpha undefined: fewer than 2 pairable ratings or no variation")
-    alpha_with_judge = _estimate(a_hj, a_hj_boot, "alpha undefined: fewer than 2 pairable ratings or no variation")
-    alpha_change = _estimate(a_hj - a_h, None if w is None else a_hj_boot - a_h_boot, "alpha undefined")
-
-    # each human (and the judge) vs the leave-one-out consensus
-    rows: list[HumanKappa] = []
-    kh_boot, kj_boot = [], []
-    for r in range(R if R > 1 else 0):
-        cons_r = _consensus(np.delete(Hx, r, axis=0), nominal, C)
-        Sr = ~np.isnan(Hx[r]) & ~np.isnan(cons_r)
-        Srj = Sr & ~np.isnan(jx)
-        kh, khb = kappa_on(Hx[r], cons_r, Sr)
-        kj, kjb = kappa_on(jx, cons_r, Srj)
-        rows.append(HumanKappa(_label(raters[r]), int(Sr.sum()), _f(kh), _f(kj)))
-        kh_boot.append(khb)
-        kj_boot.append(kjb)
-    hk = np.array([np.nan if h.kappa is None else h.kappa for h in rows])
-    jk = np.array([np.nan if h.judge_kappa is None else h.judge_kappa for h in rows])
-    has_h, has_j = np.isfinite(hk).any(), np.isfinite(jk).any()
-    with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
-        gap_point = float(np.nanmean(jk) - np.nanmedian(hk)) if has_h and has_j else math.nan
-        gap_boot = (np.nanmean(np.array(kj_boot), 0) - np.nanmedian(np.array(kh_boot), 0)
-                    if w is not None and has_h and has_j else None)
-    gap_reason = ("need at least 2 human raters" if R < 2 else no_common
-                  or "no human or judge kappa is defined against the leave-one-out panels")
-    kappa_gap = _estimate(gap_point, gap_boot, gap_reason)
-    verdict = None
-    if kappa_gap.ci95[0] is not None and kappa_gap.ci95[1] is not None:
-        verdict = LESS if kappa_gap.ci95[1] < 0 else MORE if kappa_gap.ci95[0] > 0 else ABOUT
-
-    # correlation, offset and disagreements vs the human mean / consensus
-    with np.errstate(invalid="ignore"), warnings.catch_warnings(action="ignore"):
-        hmean_x = np.nanmean(Hx, axis=0)
-        hmean_raw = np.nanmean(H, axis=0)
-    T = ~np.isnan(jx) & ~np.isnan(hmean_x)
-    spearman, spearman_p = Estimate(None, reason="not defined for nominal data"), None
-    offset = Estimate(None, reason="not defined for nominal data")
-    if not nominal:
-        if T.sum() >= 3:
-            with warnings.catch_warnings(action="ignore"):
-                res = stats.spearmanr(jx[T], hmean_x[T])
-            rho, spearman_p = float(res.statistic), _f(res.pvalue)
-            sboot = _weighted_spearman(jx[T], hmean_x[T], w[:, T]) if w is not None else None
-            spearman = _estimate(rho, sboot, "correlation undefined (a constant series)")
-        else:
-            spearman = Estimate(None, reason="need at least 3 units rated by the judge and a human")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            off, off_boot = both(lambda W: (W[:, T] @ (jx[T] - hmean_x[T])) / W[:, T].sum(1))
-        offset = _estimate(off, off_boot, no_common or "no common units")
-
-    disagreements = _disagreements(H, Hx, j, jx, cons, hmean_raw, values, coord, nominal, units, top_n)
-    return JudgeCalibration(
-        level=level,
-        kappa_weights="none" if nominal else "quadratic",
-        n_units=U,
-        n_common=n_common,
-        judge_kappa=judge_kappa,
-        alpha_humans=alpha_humans,
-        alpha_with_judge=alpha_with_judge,
-        alpha_change=alpha_change,
-        human_kappas=tuple(rows),
-        human_kappa_mean=_f(np.nanmean(hk)) if has_h else None,
-        human_kappa_median=_f(np.nanmedian(hk)) if has_h else None,
-        human_kappa_range=(_f(np.nanmin(hk)), _f(np.nanmax(hk))) if has_h else (None, None),
-        judge_kappa_loo=_f(np.nanmean(jk)) if has_j else None,
-        kappa_gap=kappa_gap,
-        verdict=verdict,
-        spearman=spearman,
-        spearman_p=spearman_p,
-        offset=offset,
-        disagreements=disagreements,
-        bootstrap={"n_resamples": int(n_boot), "seed": seed, "resampled": "units", "method": "percentile"},
-        reason=no_common,
-    )
+    panel = _Panel(human, level=level, scale_values=scale_values, rater_ids=rater_ids, n_boot=n_boot, seed=seed)
+    return panel.calibrate(judge, unit_ids=unit_ids, top_n=top_n)
 
 
-def _disagreements(
-    H: NDArray, Hx: NDArray, j: NDArray, jx: NDArray, cons: NDArray, hmean_raw: NDArray, values: NDArray,
-    coord: NDArray, nominal: bool, units: list[Any], top_n: int,
-) -> tuple[Disagreement, ...]:
-    n_h = (~np.isnan(H)).sum(0)
-    T = np.flatnonzero(~np.isnan(jx) & (n_h > 0))
-    if nominal:
-        share_same = (Hx[:, T] == jx[T]).sum(0) / n_h[T]
-        gap = 1.0 - share_same
-        key = gap
-        cons_raw = np.where(np.isnan(cons[T]), np.nan, values[np.nan_to_num(cons[T]).astype(int)])
-    else:
-        ok = ~np.isnan(cons[T])
-        T = T[ok]
-        cons_raw = np.interp(cons[T], coord, values)  # ordinal positions → scale values
-        gap = j[T] - cons_raw
-        key = np.abs(jx[T] - cons[T])
-    order = np.argsort(-key, kind="stable")
-    out = []
-    for i in order[:top_n]:
-        if key[i] <= 0:
-            break
-        u = T[i]
-        out.append(Disagreement(_label(units[u]), float(j[u]), _f(cons_raw[i]),
-                                None if nominal else _f(hmean_raw[u]), float(gap[i]), int(n_h[u])))
-    return tuple(out)
-
+def calibrate_judges(
+    human: ArrayLike,
+    judges: Mapping[Any, ArrayLike],
+    *,
+    level: Level,
+    scale_values: ArrayLike,
+    unit_ids: Sequence[Any] | None = None,
+    rater_ids: Sequence[Any] | None = None,
+    n_boot: int = 1000,
+    seed: SeedLike = 0,
+    top_n: int = 10,
+) -> dict[Any, JudgeCalibration]:
+    """``judge_calibration`` of several judges against one panel: the human side is computed once and
+    every judge is measured on the same resamples (each result equals its own ``judge_calibration``)."""
+    panel = _Panel(human, level=level, scale_values=scale_values, rater_ids=rater_ids, n_boot=n_boot, seed=seed)
+    return {name: panel.calibrate(judge, unit_ids=unit_ids, top_n=top_n) for name, judge in judges.items()}

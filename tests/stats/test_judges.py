@@ -16,7 +16,7 @@ from evalplatform.stats.judges import (
     MORE,
     _alpha,
     _kappa,
-    _unit_coincidences,
+    calibrate_judges,
     judge_calibration,
 )
 
@@ -76,7 +76,7 @@ def test_alpha_helper_matches_krippendorff(level):
     H, _ = panel(R=4, U=80, sd=1.0, missing=0.25, seed=2)
     values = np.array(SCALE, dtype=float)
     codes = np.where(np.isnan(H), -1, H - 1).astype(int)
-    ours = _alpha(_unit_coincidences(codes, 5), np.ones((1, 80)), level, values)[0]
+    ours = _alpha(codes, level, values)(np.ones((1, 80)))[0]
     ref = krippendorff.alpha(reliability_data=H, level_of_measurement=level, value_domain=SCALE)
     assert ours == pytest.approx(ref, abs=1e-10)
 
@@ -88,7 +88,7 @@ def test_alpha_helper_uneven_interval_scale():
     codes[rng.random((3, 40)) < 0.2] = -1
     data = np.where(codes >= 0, values[np.maximum(codes, 0)], np.nan)
     for level in ("interval", "ordinal", "ratio"):
-        ours = _alpha(_unit_coincidences(codes, 4), np.ones((1, 40)), level, values)[0]
+        ours = _alpha(codes, level, values)(np.ones((1, 40)))[0]
         ref = krippendorff.alpha(reliability_data=data, level_of_measurement=level, value_domain=values)
         assert ours == pytest.approx(ref, abs=1e-10)
 
@@ -248,3 +248,47 @@ def test_to_dict_is_json_ready_and_seeded(three_judges):
                       "spearman", "offset", "disagreements"}
     again = judge_calibration(H, judges["high"], level="ordinal", scale_values=SCALE, n_boot=500, seed=1)
     assert again.to_dict() == d
+
+
+def test_alpha_helper_count_weights_are_the_resampled_sample():
+    H, rng = panel(R=4, U=60, missing=0.3, seed=9)
+    codes = np.where(np.isnan(H), -1, H - 1).astype(int)
+    idx = rng.integers(0, 60, 60)
+    w = np.bincount(idx, minlength=60)[None, :].astype(float)
+    for level in ("nominal", "ordinal", "interval"):
+        ours = _alpha(codes, level, np.array(SCALE, dtype=float))(w)[0]
+        ref = krippendorff.alpha(reliability_data=H[:, idx], level_of_measurement=level, value_domain=SCALE)
+        assert ours == pytest.approx(ref, abs=1e-10)
+
+
+def test_several_judges_share_the_panel_and_its_resamples(three_judges):
+    H, judges, res = three_judges
+    together = calibrate_judges(H, judges, level="ordinal", scale_values=SCALE, n_boot=500, seed=1)
+    assert {k: v.to_dict() for k, v in together.items()} == {k: v.to_dict() for k, v in res.items()}
+
+
+def test_resamples_in_blocks_bound_memory_and_stay_seeded(monkeypatch):
+    H, _ = panel(R=3, U=120, seed=10)
+    judge = np.clip(rounded_median(H) + 1, 1, 5)
+    whole = judge_calibration(H, judge, level="ordinal", scale_values=SCALE, n_boot=300, seed=4)
+    monkeypatch.setattr("evalplatform.stats.judges.BLOCK_CELLS", 120 * 7)  # 7 resamples per block
+    blocked = judge_calibration(H, judge, level="ordinal", scale_values=SCALE, n_boot=300, seed=4)
+    assert blocked.to_dict() == judge_calibration(H, judge, level="ordinal", scale_values=SCALE, n_boot=300,
+                                                  seed=4).to_dict()
+    # other draws, the same conclusions
+    assert blocked.verdict == whole.verdict == LESS
+    assert blocked.offset.ci95[0] == pytest.approx(whole.offset.ci95[0], abs=0.1)
+    assert blocked.judge_kappa.value == whole.judge_kappa.value
+
+
+def test_a_scale_with_one_value_leaves_everything_undefined():
+    res = judge_calibration(np.full((2, 5), 3.0), np.full(5, 3.0), level="ordinal", scale_values=[3], n_boot=20)
+    assert res.judge_kappa.value is None and res.alpha_humans.value is None and res.verdict is None
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_a_nominal_judge_siding_with_most_humans_is_no_disagreement():
+    H = np.array([[1, 1, 0, 0], [1, 1, 0, 1], [0, 1, 0, 1]], dtype=float)  # modes 1, 1, 0, 1
+    res = judge_calibration(H, np.array([1, 0, 0, 0.0]), level="nominal", scale_values=[0, 1], n_boot=0)
+    # unit 0: 1 of 3 differ (no); unit 1: all differ; unit 3: 2 of 3 differ
+    assert [(d.unit, round(d.gap, 3)) for d in res.disagreements] == [(1, 1.0), (3, 0.667)]
