@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("evalplatform.assignments.api")),
     path("", include("evalplatform.ratings.api")),
     path("", include("evalplatform.reports.api")),
+    path("", include("evalplatform.comparisons.api")),
+    path("", include("evalplatform.quality.api")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", docs, name="api-docs"),
 ]

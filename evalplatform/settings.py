@@ -80,6 +80,8 @@ INSTALLED_APPS = [
     "evalplatform.assignments",
     "evalplatform.ratings",
     "evalplatform.reports",
+    "evalplatform.comparisons",
+    "evalplatform.quality",
 ]
 
 MIDDLEWARE = [
