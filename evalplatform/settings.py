@@ -198,6 +198,9 @@ CELERY_BEAT_SCHEDULE = {
 EVAL_TASK_RUNNER = os.environ.get("EVAL_TASK_RUNNER", "")
 # How long submissions gather before the report refresh they trigger runs (the debounce window).
 EVAL_REPORT_REFRESH_DELAY = float(os.environ.get("EVAL_REPORT_REFRESH_DELAY", 10))
+# A refresh scheduled this long ago that never started is taken as lost (its message could not reach
+# the broker) and the periodic sweep enqueues it again.
+EVAL_LOST_REFRESH_AFTER = float(os.environ.get("EVAL_LOST_REFRESH_AFTER", 120))
 
 CACHES = {
     "default": (

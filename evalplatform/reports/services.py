@@ -34,8 +34,11 @@ DEFAULT_PARAMETERS = {
 #: Errors that may pass (a database restarting, a dropped connection): the task retries with backoff.
 RETRYABLE = (OperationalError, InterfaceError)
 PENDING = (AgreementReport.Status.QUEUED, AgreementReport.Status.RUNNING)
-# A refresh scheduled this long ago and never started is taken as lost (broker down) and redone.
-LOST_REFRESH_AFTER = timedelta(minutes=2)
+
+
+def lost_refresh_after() -> timedelta:
+    """A refresh scheduled this long ago and never started is taken as lost (broker down) and redone."""
+    return timedelta(seconds=settings.EVAL_LOST_REFRESH_AFTER)
 
 
 def note_ratings_changed(*, project_id: int, count: int = 1) -> None:
@@ -57,7 +60,7 @@ def schedule_refresh(*, project_id: int, delay: float | None = None) -> bool:
     delay = settings.EVAL_REPORT_REFRESH_DELAY if delay is None else delay
     now = timezone.now()
     claimed = Project.objects.filter(
-        Q(refresh_due_at__isnull=True) | Q(refresh_due_at__lt=now - LOST_REFRESH_AFTER), pk=project_id
+        Q(refresh_due_at__isnull=True) | Q(refresh_due_at__lt=now - lost_refresh_after()), pk=project_id
     ).update(refresh_due_at=now + timedelta(seconds=delay))
     if not claimed:
         return False
@@ -77,7 +80,7 @@ def sweep_refreshes() -> int:
     nobody finished (``fail_lost_reports``).  Periodic."""
     now = timezone.now()
     lost = list(
-        Project.objects.filter(refresh_due_at__lt=now - LOST_REFRESH_AFTER).values_list("pk", flat=True)
+        Project.objects.filter(refresh_due_at__lt=now - lost_refresh_after()).values_list("pk", flat=True)
     )
     for project_id in lost:
         schedule_refresh(project_id=project_id, delay=0)
