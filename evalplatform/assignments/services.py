@@ -60,7 +60,7 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
         expire_leases(project=project, now=now)
     # A lost race on a candidate means that task just filled, so each retry looks at a shorter list;
     # the bound only guards against a bug turning this into a busy loop.
-    for _attempt in range(MAX_CLAIM_ATTEMPTS):
+    for attempt in range(MAX_CLAIM_ATTEMPTS):
         with transaction.atomic():
             # Locking the rater's membership serialises one rater's own requests (a double click
             # gets the same lease back) without making different raters wait for each other.
@@ -76,8 +76,13 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
             if membership.paused:
                 # A lease held when the lead paused them is theirs to finish (returned above); no new ones.
                 raise RaterPaused("your work on this project is paused by its lead")
-            task = _pick_task(project, rater, gold=_draw_gold(project))
+            # First look past rows other raters hold for an instant (SKIP LOCKED); if that finds
+            # nothing while open tasks remain, they were all locked (the end of a project, when few
+            # are left): wait for those locks instead of telling the rater the queue is empty.
+            task = _pick_task(project, rater, gold=_draw_gold(project), wait=attempt > 0)
             if task is None:
+                if _candidates(project, rater, gold=False).exists():
+                    continue
                 return None
             grabbed = Task.objects.filter(pk=task.pk, claimed_count__lt=F("capacity")).update(
                 claimed_count=F("claimed_count") + 1
@@ -120,22 +125,25 @@ def _candidates(project: Project, rater, *, gold: bool):
     return candidates.order_by("-priority", "-claimed_count", "id")
 
 
-def _locked_first(candidates) -> Task | None:
+def _locked_first(candidates, *, wait: bool = False) -> Task | None:
     if connection.features.has_select_for_update_skip_locked:
         # FOR NO KEY UPDATE: we only change counters, so rows that other transactions merely
         # reference (a rating or a consensus label being inserted takes FOR KEY SHARE on its task)
         # are not skipped; FOR UPDATE would skip them and tell raters the queue is empty.
-        candidates = candidates.select_for_update(skip_locked=True, no_key=True, of=("self",))
+        candidates = candidates.select_for_update(skip_locked=not wait, no_key=True, of=("self",))
     return candidates.only("id", "response_b_id").first()
 
 
-def _pick_task(project: Project, rater, *, gold: bool = False) -> Task | None:
-    """The next ordinary task, or a gold one when ``gold`` is drawn and the rater still has ordinary work."""
+def _pick_task(project: Project, rater, *, gold: bool = False, wait: bool = False) -> Task | None:
+    """The next ordinary task, or a gold one when ``gold`` is drawn and the rater still has ordinary work.
+
+    ``wait``: block on rows other transactions hold instead of skipping them.
+    """
     if gold and _candidates(project, rater, gold=False).exists():
-        task = _locked_first(_candidates(project, rater, gold=True))
+        task = _locked_first(_candidates(project, rater, gold=True), wait=wait)
         if task is not None:
             return task
-    return _locked_first(_candidates(project, rater, gold=False))
+    return _locked_first(_candidates(project, rater, gold=False), wait=wait)
 
 
 @transaction.atomic

@@ -36,3 +36,29 @@ def test_claim_is_not_blocked_by_rows_that_reference_the_task(make_project):
     finally:
         release.set()
         other.join()
+
+
+def test_a_task_locked_for_a_moment_by_another_write_is_waited_for_not_reported_empty(make_project):
+    """A submit updating the last open task locks its row; the claim must not say "nothing left"."""
+    project = make_project(items=1, raters=("r1",))
+    task = Task.objects.get(project=project)
+    holding = threading.Event()
+
+    def update_the_task() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("UPDATE projects_task SET priority = priority WHERE id = %s", [task.pk])
+                holding.set()
+                threading.Event().wait(1.0)  # a slow submit, committing after a second
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=update_the_task)
+    other.start()
+    try:
+        assert holding.wait(10)
+        rater = project.memberships.get(user__username="r1").user
+        assignment = claim_next(project=project, rater=rater)
+        assert assignment is not None and assignment.task_id == task.pk
+    finally:
+        other.join()
