@@ -1,7 +1,7 @@
 """``/health/``: is this web process able to reach what the platform needs?
 
 Reports the database, the broker (Redis) and the Celery workers separately, so an operator sees
-which part is down.  Status 200 when the database answers (the platform's record: raters can work),
+which part is down; the error texts and worker names are shown to admins only.  Status 200 when the database answers (the platform's record: raters can work),
 503 when it does not.  Redis or workers being down is reported, not fatal: ratings still save and
 reports catch up once they are back.
 """
@@ -61,4 +61,8 @@ def health(request):
         checks["redis"] = {"ok": True, "mode": "embedded: tasks run in-process"}
         checks["workers"] = {"ok": True, "mode": "embedded: tasks run in-process"}
     status = 200 if checks["database"]["ok"] else 503
+    if not (request.user.is_authenticated and request.user.is_staff):
+        # Load balancers and monitors need the verdicts; error texts and worker host names are for admins.
+        checks = {name: {k: v for k, v in check.items() if k in ("ok", "ms", "count", "mode")}
+                  for name, check in checks.items()}
     return JsonResponse({"ok": all(c["ok"] for c in checks.values()), "checks": checks}, status=status)

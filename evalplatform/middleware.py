@@ -1,4 +1,4 @@
-"""Turn a lost database connection into an answer the client can act on: 503, retry.
+"""Answers given before or instead of a view: a body too large to read (413), a lost database (503).
 
 A connection dropped mid-request (a database restart, a failover, a network blip) rolls the
 transaction back, so nothing half-written remains; the client is told to retry, and the retry is
@@ -10,11 +10,42 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+
+from evalplatform.projects.uploads import size_text
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 2
+DJANGO_DEFAULT_FIELDS_LIMIT = 2_621_440  # Django's own DATA_UPLOAD_MAX_MEMORY_SIZE default
+
+
+class RequestSizeLimitMiddleware:
+    """Refuse, with 413, a request body larger than any page or endpoint takes, before anything reads it.
+
+    Django's CSRF check reads a POSTed form, file parts included, before any view runs, so without this
+    anyone (logged in or not) could make the server spool a body of any size to disk.  The largest body
+    accepted is one upload (``EVAL_MAX_UPLOAD_BYTES``) plus the other fields of its form
+    (``DATA_UPLOAD_MAX_MEMORY_SIZE``); a file over the upload limit but within that margin reaches the
+    view, which refuses it with a form error (pages) or 413 (API), naming the limit.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        upload_limit = settings.EVAL_MAX_UPLOAD_BYTES
+        if length > upload_limit + (settings.DATA_UPLOAD_MAX_MEMORY_SIZE or DJANGO_DEFAULT_FIELDS_LIMIT):
+            message = f"The request is larger than the upload limit of {size_text(upload_limit)}; nothing was saved."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=413)
+            return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

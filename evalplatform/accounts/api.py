@@ -10,12 +10,13 @@ from rest_framework import generics, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from evalplatform.accounts import services
+from evalplatform.accounts import services, throttle
 from evalplatform.api_errors import invalid
 from evalplatform.permissions import IsStaff
 from evalplatform.projects.models import Membership
@@ -30,7 +31,9 @@ class TokenSerializer(serializers.Serializer):
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token; send it as ``Authorization: Token <token>``.
 
-    Asking again returns the same token.  DELETE revokes it (a new POST issues a fresh one).
+    Asking again returns the same token.  DELETE revokes it (a new POST issues a fresh one).  Failed
+    attempts count toward the login page's brake (per address and per username), so the API is no
+    way around it; the request rate is throttled as well.
     """
 
     throttle_classes = [ScopedRateThrottle]
@@ -44,10 +47,21 @@ class TokenView(ObtainAuthToken):
 
     @extend_schema(
         request=AuthTokenSerializer, responses={200: TokenSerializer}, auth=[],
-        description="Throttled (scope `auth`). Wrong credentials answer 400.",
+        description="Throttled (scope `auth`), and refused with 429 after repeated failures for the "
+        "username or from the address, as the login page is. Wrong credentials answer 400.",
     )
     def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
+        username = request.data.get("username") if hasattr(request.data, "get") else ""
+        keys = throttle.failure_keys(request, str(username or ""))
+        if throttle.blocked(keys):
+            raise Throttled(wait=throttle.WINDOW_SECONDS, detail="Too many failed attempts; try again later.")
+        try:
+            response = super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            throttle.count_failure(keys)
+            raise
+        throttle.count_success(keys)
+        return response
 
     @extend_schema(responses={204: None})
     def delete(self, request, *args, **kwargs):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from evalplatform.projects.models import Membership, Project
+from evalplatform.projects.uploads import size_text
 from rubrics.models import RubricVersion
 
 
@@ -18,7 +19,9 @@ class RubricVersionChoice(forms.ModelChoiceField):
 def check_upload_size(upload):
     limit = settings.EVAL_MAX_UPLOAD_BYTES
     if upload is not None and upload.size > limit:
-        raise forms.ValidationError(f"The file is {upload.size:,} bytes; the limit is {limit:,}.")
+        raise forms.ValidationError(
+            f"The file is {size_text(upload.size)}, over the upload limit of {size_text(limit)}; nothing was imported."
+        )
     return upload
 
 

@@ -150,6 +150,10 @@ def _parse_item(line: int, record: dict[str, Any], fmt: str, errors: ErrorList) 
         external_id = str(raw_id).strip()
         if len(external_id) > 200:
             errors.add(line, "id", "at most 200 characters")
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in external_id):
+            # An id is part of the item page's address: a line break there cannot be linked to, and the
+            # report page that links to the item would fail for everyone.
+            errors.add(line, "id", "must not contain line breaks, tabs or other control characters")
     prompt = record.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         errors.add(line, "prompt", "required, non-empty text")

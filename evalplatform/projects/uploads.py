@@ -72,12 +72,24 @@ class Upload:
     fmt: str | None
 
 
+def size_text(n: int) -> str:
+    """A size as people read it: ``200 MB``, ``1.5 MB``, ``64 KB`` or ``1,000 bytes``."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.0f} {unit}" if value.is_integer() else f"{value:.1f} {unit}"
+    return f"{n:,} bytes"
+
+
 def upload_from(request) -> Upload:
     """The import file of this request, whichever way it was sent; 400 or 413 when unusable."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
     limit = settings.EVAL_MAX_UPLOAD_BYTES
     if length > limit:
-        raise PayloadTooLarge(f"the upload is larger than the limit of {limit // (1024 * 1024)} MB")
+        raise PayloadTooLarge(f"the upload is larger than the limit of {size_text(limit)}; nothing was imported")
     data = request.data  # parses: a stream for raw bodies, form fields and files for multipart
     parser = _parser_of(request)
     if isinstance(parser, type) and issubclass(parser, _StreamParser):
@@ -107,7 +119,7 @@ def _cap_json(fmt: str | None, size: int) -> None:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
     if fmt == "json" and limit is not None and size > limit:
         raise PayloadTooLarge(
-            f"a JSON list is read whole, so it may be at most {limit // (1024 * 1024)} MB; "
+            f"a JSON list is read whole, so it may be at most {size_text(limit)}; "
             "send JSONL (one object per line, Content-Type application/x-ndjson) instead"
         )
 
