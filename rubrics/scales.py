@@ -40,6 +40,8 @@ class Scale:
         if self.is_text:
             if not isinstance(raw, str):
                 raise ValueError(f"{self.key}: expects text")
+            if "\x00" in raw:
+                raise ValueError(f"{self.key}: the text contains a NUL character, which cannot be stored")
             return raw
         value = self._as_int(raw)
         if value not in self.labels:

@@ -94,15 +94,25 @@ def read_records(stream: IO, fmt: str, errors: ErrorList) -> Iterator[tuple[int,
         errors.add(None, None, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
         return
     text = _text_stream(stream)
+    reader = {"jsonl": _jsonl, "csv": _csv}.get(fmt, _json_list)
     try:
-        if fmt == "jsonl":
-            yield from _jsonl(text, errors)
-        elif fmt == "csv":
-            yield from _csv(text, errors)
-        else:
-            yield from _json_list(text, errors)
+        for line, record in reader(text, errors):
+            if _has_nul(record):
+                errors.add(line, None, "contains a NUL character (\\u0000), which cannot be stored")
+                continue
+            yield line, record
     except UnicodeDecodeError as exc:
         errors.add(None, None, f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _jsonl(text: IO[str], errors: ErrorList) -> Iterator[tuple[int, dict[str, Any]]]:

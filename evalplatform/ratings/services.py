@@ -91,6 +91,8 @@ def validate_scores(
         justification_rule = RubricVersion.objects.values_list("justification", flat=True).get(pk=vid)
     if justification_rule == RubricVersion.Justification.REQUIRED and not (justification or "").strip():
         errors["justification"] = "this rubric asks for a justification with every rating"
+    elif "\x00" in (justification or ""):
+        errors["justification"] = "the text contains a NUL character, which cannot be stored"
     if errors:
         raise SubmitError(errors)
     return values

@@ -117,3 +117,12 @@ def test_skipped_task_cannot_be_submitted(project):
     skip(assignment=a)
     with pytest.raises(SubmitConflict, match="skipped"):
         submit_rating(assignment=a, scores=GOOD)
+
+
+def test_a_nul_character_in_a_justification_is_a_field_error(project):
+    alice = project.memberships.get(user__username="alice").user
+    a = claim_next(project=project, rater=alice)
+    with pytest.raises(SubmitError) as exc:
+        submit_rating(assignment=a, scores={**GOOD, "why": "x\x00y"}, justification="a\x00b")
+    assert set(exc.value.errors) == {"why", "justification"}
+    assert not Rating.objects.exists()

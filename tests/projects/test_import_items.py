@@ -185,3 +185,12 @@ def test_import_memory_does_not_grow_with_file_size(make_project, tmp_path):
 
     small, large = peak(2000, "small"), peak(8000, "large")
     assert large < small * 2, (small, large)
+
+
+def test_a_nul_character_is_refused_with_its_line(make_project):
+    project = make_project()
+    body = items_jsonl(1) + b'{"id": "n", "prompt": "a\\u0000b", "responses": [{"model": "m", "text": "t"}]}\n'
+    with pytest.raises(ImportRejected) as exc:
+        _import(project, body, fmt="jsonl")
+    assert exc.value.lines() == ["line 2: contains a NUL character (\\u0000), which cannot be stored"]
+    _nothing_written(project)
