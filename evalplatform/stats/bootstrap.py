@@ -17,7 +17,9 @@ matrix by a ``direct`` function, still in a few matrix products per block of res
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +37,9 @@ MAX_DROPPED_SHARE = 0.10
 SMALL_MULTINOMIAL = 512
 #: cells of one (resamples x patterns) block of counts held in memory at once
 BLOCK_CELLS = 1_000_000
+#: draw blocks on threads from this many (resamples x patterns) cells up; below, threads cost more
+PARALLEL_CELLS = 2_000_000
+THREADS = min(4, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,40 @@ def _remove_units(x: NDArray[np.int64], remove: NDArray[np.int64], rng: np.rando
     x -= np.bincount(cat, minlength=size * n_cat).reshape(size, n_cat)
 
 
+class _Resampler:
+    """How one data set's bootstrap counts are drawn: in blocks, each block from a generator of its own.
+
+    Each block gets a child generator (``Generator.spawn``), so a block's counts depend only on the
+    seed and the block's index: blocks can be drawn in any order, on several threads, and the
+    resamples stay the same.
+    """
+
+    def __init__(self, weights: NDArray[np.float64], n_resamples: int) -> None:
+        self.n = n = round(float(weights.sum()))
+        self.n_patterns = n_patterns = weights.size
+        self.weights = weights
+        block = int(max(1, min(n_resamples, BLOCK_CELLS // max(n_patterns, 1))))
+        self.sizes = [min(block, n_resamples - done) for done in range(0, n_resamples, block)]
+        draw_units = n_patterns * 8 > n and n_patterns > SMALL_MULTINOMIAL
+        self.unit_pattern = np.repeat(np.arange(n_patterns), weights.astype(np.int64)) if draw_units else None
+        self.sampler = None if draw_units or n_patterns <= SMALL_MULTINOMIAL else MultinomialSampler(n, weights)
+
+    def plan(self, rng: np.random.Generator) -> list[tuple[int, np.random.Generator]]:
+        return list(zip(self.sizes, rng.spawn(len(self.sizes)), strict=True)) if self.sizes else []
+
+    def draw(self, size: int, rng: np.random.Generator) -> NDArray[np.float64]:
+        n, n_patterns = self.n, self.n_patterns
+        if self.unit_pattern is not None:
+            picks = self.unit_pattern[rng.integers(0, n, size=(size, n))]
+            picks += np.arange(size, dtype=np.int64)[:, None] * n_patterns
+            counts = np.bincount(picks.ravel(), minlength=size * n_patterns).reshape(size, n_patterns)
+        elif self.sampler is None:
+            counts = rng.multinomial(n, self.weights / n, size=size)
+        else:
+            counts = self.sampler.draw(size, rng)
+        return counts.astype(float)
+
+
 def resample_counts(
     weights: NDArray[np.float64], n_resamples: int, rng: np.random.Generator
 ) -> Iterator[NDArray[np.float64]]:
@@ -213,46 +252,43 @@ def resample_counts(
     exactly this multinomial.  Few patterns: numpy's multinomial; many: ``MultinomialSampler``; when
     patterns are nearly as many as units (continuous ratings), drawing the units themselves.
     """
-    n = round(float(weights.sum()))
-    n_patterns = weights.size
-    block = int(max(1, min(n_resamples, BLOCK_CELLS // max(n_patterns, 1))))
-    draw_units = n_patterns * 8 > n and n_patterns > SMALL_MULTINOMIAL
-    unit_pattern = np.repeat(np.arange(n_patterns), weights.astype(np.int64)) if draw_units else None
-    sampler = None if draw_units or n_patterns <= SMALL_MULTINOMIAL else MultinomialSampler(n, weights)
-    done = 0
-    while done < n_resamples:
-        size = min(block, n_resamples - done)
-        if unit_pattern is not None:
-            picks = unit_pattern[rng.integers(0, n, size=(size, n))]
-            picks += np.arange(size, dtype=np.int64)[:, None] * n_patterns
-            counts = np.bincount(picks.ravel(), minlength=size * n_patterns).reshape(size, n_patterns)
-        elif n_patterns <= SMALL_MULTINOMIAL:
-            counts = rng.multinomial(n, weights / n, size=size)
-        else:
-            counts = sampler.draw(size, rng)  # type: ignore[union-attr]
-        done += size
-        yield counts.astype(float)
+    resampler = _Resampler(weights, n_resamples)
+    for size, child in resampler.plan(rng):
+        yield resampler.draw(size, child)
 
 
 def replicate(
     statistics: Mapping[str, UnitStatistic], weights: NDArray[np.float64], n_resamples: int, seed: Seed
 ) -> dict[str, NDArray[np.float64]]:
-    """Bootstrap replicates (NaN where undefined) of several statistics over the same resamples."""
-    rng = make_rng(seed)
-    out: dict[str, list[NDArray[np.float64]]] = {name: [] for name in statistics}
+    """Bootstrap replicates (NaN where undefined) of several statistics over the same resamples.
+
+    Blocks of resamples are drawn and evaluated on a few threads (numpy releases the GIL in the
+    drawing and in the matrix products); the result does not depend on the number of threads.
+    """
+    resampler = _Resampler(weights, n_resamples)
     dense = [name for name, stat in statistics.items() if not sparse.issparse(stat.stats) and stat.direct is None]
     stacked = np.hstack([statistics[name].stats for name in dense]) if dense else None
     edges = np.cumsum([0] + [statistics[name].stats.shape[1] for name in dense])
-    for counts in resample_counts(weights, n_resamples, rng):
+
+    def block(job: tuple[int, np.random.Generator]) -> dict[str, NDArray[np.float64]]:
+        counts = resampler.draw(*job)
         totals = counts @ stacked if stacked is not None else None  # one product for all dense statistics
+        out = {}
         for name, stat in statistics.items():
             if name in dense:
                 i = dense.index(name)
-                values, _ = stat.finish(np.ascontiguousarray(totals[:, edges[i] : edges[i + 1]]))  # type: ignore[index]
+                out[name], _ = stat.finish(np.ascontiguousarray(totals[:, edges[i] : edges[i + 1]]))  # type: ignore[index]
             else:
-                values, _ = stat.values(counts)
-            out[name].append(values)
-    return {name: np.concatenate(parts) if parts else np.zeros(0) for name, parts in out.items()}
+                out[name], _ = stat.values(counts)
+        return out
+
+    jobs = resampler.plan(make_rng(seed))
+    if len(jobs) > 1 and resampler.n_patterns * n_resamples >= PARALLEL_CELLS:
+        with ThreadPoolExecutor(max_workers=min(len(jobs), THREADS)) as pool:
+            parts = list(pool.map(block, jobs))
+    else:
+        parts = [block(job) for job in jobs]
+    return {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0) for name in statistics}
 
 
 def percentile_interval(replicates: NDArray[np.float64], confidence: float = 0.95) -> Interval:
