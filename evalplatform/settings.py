@@ -132,6 +132,9 @@ else:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, WAL lets readers run beside a writer and
     # the busy timeout makes a second writer wait instead of failing with "database is locked".
+    # Keep connections between requests, as on PostgreSQL: opening one runs the PRAGMAs below.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",

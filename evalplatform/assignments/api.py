@@ -91,12 +91,24 @@ class AssignmentSerializer(AssignmentBriefSerializer):
 
     @extend_schema_field(RubricVersionSerializer)
     def get_rubric_version(self, assignment: Assignment) -> dict:
-        version_id = assignment.project.rubric_version_id
-        cache = self.context.setdefault("versions", {})
-        if version_id not in cache:
-            version = with_dimensions(RubricVersion.objects.filter(pk=version_id)).get()
-            cache[version_id] = RubricVersionSerializer(version).data
-        return cache[version_id]
+        return rubric_version_data(assignment.project.rubric_version_id)
+
+
+_published_versions: dict[tuple[int, object], dict] = {}
+
+
+def rubric_version_data(version_id: int) -> dict:
+    """The serialised rubric version sent with every task.  A project's version is published, and a
+    published version never changes, so it is built once per process (keyed by its publication time
+    too, so a database that reuses ids, as tests do, never sees a stale one)."""
+    published_at = RubricVersion.objects.filter(pk=version_id).values_list("published_at", flat=True).first()
+    key = (version_id, published_at)
+    data = _published_versions.get(key) if published_at else None
+    if data is None:
+        data = RubricVersionSerializer(with_dimensions(RubricVersion.objects.filter(pk=version_id)).get()).data
+        if published_at:
+            _published_versions[key] = data
+    return data
 
 
 def render_assignment(assignment_id: int, user, *, status_code: int = status.HTTP_200_OK) -> Response:

@@ -55,14 +55,14 @@ def answer_keys(scales: Mapping[str, Scale], *, pair: bool) -> list[tuple[str, S
 
 def validate_scores(
     *, version: RubricVersion | int, scores: Mapping[str, Any], justification: str = "",
-    justification_rule: str | None = None, pair: bool = False,
+    justification_rule: str | None = None, pair: bool = False, scales: dict[str, Scale] | None = None,
 ) -> dict[str, int | str]:
     """The stored values of ``scores`` for this rubric version, or ``SubmitError`` listing every problem.
 
     On a pair task (``pair``) likert, yes/no and categorical questions are answered for each
     response, keyed ``<dimension>.a`` and ``<dimension>.b`` (A = the response shown on the left).
     """
-    scales = scales_for(version)
+    scales = scales if scales is not None else scales_for(version)
     errors: dict[str, str] = {}
     if not isinstance(scores, Mapping):
         raise SubmitError({"scores": "must be an object of dimension key -> value"})
@@ -135,7 +135,8 @@ def submit_rating(
         raise SubmitError({"duration_ms": "must be a whole number of milliseconds, 0 or more"})
     with transaction.atomic():
         locked = (
-            Assignment.objects.select_for_update(of=("self",)).select_related("project", "task").get(pk=assignment.pk)
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("project__rubric_version", "task").get(pk=assignment.pk)
         )
         existing = Rating.objects.filter(assignment=locked).first()
         if existing is not None:
@@ -144,9 +145,11 @@ def submit_rating(
             raise SubmitConflict("you skipped this task, so it can no longer be rated")
         project = locked.project
         task = locked.task
+        scales = scales_for(project.rubric_version_id)
         values = validate_scores(
             version=project.rubric_version_id, scores=scores, justification=justification,
-            pair=task.response_b_id is not None,
+            justification_rule=project.rubric_version.justification, pair=task.response_b_id is not None,
+            scales=scales,
         )
         if not reclaim_for_late_submit(assignment=locked):
             raise SubmitConflict(
@@ -159,7 +162,7 @@ def submit_rating(
             duration_ms=duration_ms,
         )
         rows = _score_rows(
-            scales_for(project.rubric_version_id), values, swapped=locked.swapped,
+            scales, values, swapped=locked.swapped,
             responses=(task.response_a_id, task.response_b_id),
         )
         for row in rows:
