@@ -32,6 +32,7 @@ run: install
 
 lint: install-dev
 	$(BIN)/ruff check .
+	$(BIN)/mypy evalplatform rubrics
 
 test: install-dev lint test-sqlite test-postgres
 
@@ -65,4 +66,4 @@ bench: install-dev
 	$(BIN)/python bench/bench_stats.py
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache

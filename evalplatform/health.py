@@ -1,9 +1,9 @@
 """``/health/``: is this web process able to reach what the platform needs?
 
 Reports the database, the broker (Redis) and the Celery workers separately, so an operator sees
-which part is down; the error texts and worker names are shown to admins only.  Status 200 when the database answers (the platform's record: raters can work),
-503 when it does not.  Redis or workers being down is reported, not fatal: ratings still save and
-reports catch up once they are back.
+which part is down; the error texts and worker names are shown to admins only.  Status 200 when the
+database answers (the platform's record: raters can work), 503 when it does not.  Redis or workers
+being down is reported, not fatal: ratings still save and reports catch up once they are back.
 """
 
 from __future__ import annotations

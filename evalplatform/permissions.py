@@ -14,14 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Model
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated, OperandHolder
+from rest_framework.views import APIView
 
 from evalplatform.projects.models import Membership, Project
 from evalplatform.projects.selectors import project_for, role_in
 
 
-class ProjectScoped:
-    """Mixin for views whose URL names a project: ``get_project()`` resolves it once, or 404."""
+class ProjectScoped(APIView):
+    """Base for views whose URL names a project: ``get_project()`` resolves it once, or 404."""
 
     project_url_kwarg = "project_id"
 
@@ -106,3 +107,7 @@ class ReadOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.method in SAFE_METHODS
+
+
+#: The project's leads and admins: the usual ``permission_classes`` of a project-scoped view.
+LEADS: list[type[BasePermission] | OperandHolder] = [IsAuthenticated, IsStaff | IsProjectLead]

@@ -8,6 +8,7 @@ read-only with a note saying how to change it (clone into a new draft).
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count
 from django.utils.html import format_html
 
 from rubrics import services
@@ -111,9 +112,12 @@ class RubricVersionAdmin(FrozenWhenPublished, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "rubric") if obj is not None else self.readonly_fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_projects=Count("projects"))
+
     @admin.display(description="used by")
     def used_by(self, obj: RubricVersion) -> str:
-        n = obj.projects.count()
+        n = obj.n_projects  # type: ignore[attr-defined]  # the annotation of get_queryset
         return format_html("{} project(s)", n) if n else "-"
 
     def save_model(self, request, obj, form, change):

@@ -62,7 +62,7 @@ class RubricVersionSerializer(serializers.ModelSerializer):
 
 
 class RubricSerializer(serializers.ModelSerializer):
-    versions = RubricVersionSummarySerializer(many=True, read_only=True)
+    versions: serializers.BaseSerializer = RubricVersionSummarySerializer(many=True, read_only=True)
 
     class Meta:
         model = Rubric
@@ -78,11 +78,11 @@ class RubricDetailSerializer(RubricSerializer):
 
 class DimensionDocumentSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=64)
-    label = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True)  # type: ignore[assignment]  # named like Field.label
     description = serializers.CharField(required=False, allow_blank=True)
     kind = serializers.ChoiceField(choices=Dimension.Kind.choices)
     level = serializers.ChoiceField(choices=Dimension.Level.choices, required=False, allow_blank=True)
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]  # named like Field.required
     min = serializers.IntegerField(required=False, min_value=-1000, max_value=1000, help_text="Likert only.")
     max = serializers.IntegerField(required=False, min_value=-1000, max_value=1000, help_text="Likert only.")
     options = serializers.ListField(
@@ -116,12 +116,15 @@ class RubricDraftSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     guidelines = serializers.CharField(required=False, allow_blank=True, help_text="Markdown shown to raters.")
     justification = serializers.ChoiceField(choices=RubricVersion.Justification.choices, required=False)
-    dimensions = DimensionDocumentSerializer(many=True, required=False, max_length=200, allow_empty=False)
+    # many=True hands max_length to the ListSerializer; the stub does not list it.
+    dimensions = DimensionDocumentSerializer(  # type: ignore[call-arg]
+        many=True, required=False, max_length=200, allow_empty=False
+    )
 
 
 class RubricDocumentSerializer(RubricDraftSerializer):
     slug = serializers.CharField(max_length=64)
-    dimensions = DimensionDocumentSerializer(many=True, max_length=200, allow_empty=False)
+    dimensions = DimensionDocumentSerializer(many=True, max_length=200, allow_empty=False)  # type: ignore[call-arg]
     publish = serializers.BooleanField(
         required=False, default=False, write_only=True,
         help_text="Publish at once (an unchanged document returns the latest published version, 200).",
@@ -202,7 +205,7 @@ class RubricDetail(generics.RetrieveAPIView):
         return rubric
 
 
-class _VersionView:
+class _VersionView(APIView):
     def get_version(self) -> RubricVersion:
         version = (
             selectors.with_dimensions(selectors.visible_versions(self.request.user))

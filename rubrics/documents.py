@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -129,8 +129,9 @@ def validate(data: dict[str, Any]) -> RubricSpec:
             dims.append(spec)
     if errors:
         raise RubricDocumentError(errors)
+    # No errors: slug and name are text (checked above).
     return RubricSpec(
-        slug=slug, name=name, guidelines=guidelines, justification=justification,
+        slug=cast(str, slug), name=cast(str, name), guidelines=guidelines, justification=justification,
         description=str(data.get("description", "") or ""), dimensions=tuple(dims),
     )
 
@@ -186,6 +187,7 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
         levels = [LevelSpec(v, lab) for v, lab in zip(range(-k, k + 1), PAIRWISE_LABELS[k], strict=True)]
     by_value = {lv.value: lv for lv in levels}
     for raw_value, text in anchors.items():
+        value: int | None
         try:
             value = int(raw_value)
         except (TypeError, ValueError):

@@ -7,9 +7,11 @@ scale" means the same everywhere and the message names the dimension and its sca
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from rubrics.models import Dimension, RubricVersion
+from rubrics.selectors import once_per_published_version
 
 _TRUE = {"1", "yes", "y", "true", "t"}
 _FALSE = {"0", "no", "n", "false", "f"}
@@ -87,21 +89,16 @@ class Scale:
         raise ValueError(f"{self.key}: {raw!r} is not a value of this scale; expected {self.describe()}")
 
 
-_cache: dict[tuple[int, object], dict[str, Scale]] = {}
+_cache: dict[tuple[int, datetime], dict[str, Scale]] = {}
 
 
 def scales_for(version: RubricVersion | int) -> dict[str, Scale]:
-    """Each dimension's ``Scale`` by key, in rubric order.  Published versions never change, so
-    they are compiled once per process."""
-    version_id = version if isinstance(version, int) else version.pk
-    # Keyed by publication time too, so a test database that reuses ids never sees a stale entry.
-    published_at = (
-        RubricVersion.objects.filter(pk=version_id, status=RubricVersion.Status.PUBLISHED)
-        .values_list("published_at", flat=True).first()
-    )
-    cached = _cache.get((version_id, published_at)) if published_at else None
-    if cached is not None:
-        return cached
+    """Each dimension's ``Scale`` by key, in rubric order; compiled once per process for a published
+    version (``selectors.once_per_published_version``)."""
+    return once_per_published_version(_cache, version if isinstance(version, int) else version.pk, _compile)
+
+
+def _compile(version_id: int) -> dict[str, Scale]:
     scales: dict[str, Scale] = {}
     for dim in Dimension.objects.filter(version_id=version_id).prefetch_related("levels").order_by("position", "id"):
         levels = list(dim.levels.all())
@@ -109,6 +106,4 @@ def scales_for(version: RubricVersion | int) -> dict[str, Scale]:
             key=dim.key, label=dim.label, kind=dim.kind, level=dim.level, required=dim.required,
             dimension_id=dim.pk, values=tuple(lv.value for lv in levels), labels={lv.value: lv.label for lv in levels},
         )
-    if published_at:
-        _cache[(version_id, published_at)] = scales
     return scales

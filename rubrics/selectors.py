@@ -6,9 +6,15 @@ published version.  Raters see the versions their own projects use, and nothing 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
 from django.db.models import Prefetch, QuerySet
 
 from rubrics.models import Dimension, Rubric, RubricVersion, ScaleLevel
+
+T = TypeVar("T")
 
 
 def visible_versions(user) -> QuerySet[RubricVersion]:
@@ -52,3 +58,23 @@ def rubric_with_versions(user, pk: int) -> Rubric | None:
         .prefetch_related(Prefetch("versions", queryset=versions))
         .first()
     )
+
+
+def once_per_published_version(cache: dict[tuple[int, datetime], T], version_id: int,
+                               build: Callable[[int], T]) -> T:
+    """``build(version_id)``, kept in ``cache`` for the life of the process once the version is published.
+
+    A published version never changes, so what is built from it holds for good; a draft is built
+    anew on every call.  The key holds the publication time too, so a database that reuses ids (as
+    tests do) never sees a stale entry.  Costs one small query per call.
+    """
+    published_at = (
+        RubricVersion.objects.filter(pk=version_id, status=RubricVersion.Status.PUBLISHED)
+        .values_list("published_at", flat=True).first()
+    )
+    if published_at is None:
+        return build(version_id)
+    key = (version_id, published_at)
+    if key not in cache:
+        cache[key] = build(version_id)
+    return cache[key]

@@ -17,15 +17,6 @@ from rubrics.documents import DimensionSpec, RubricSpec, to_document, validate
 from rubrics.models import Dimension, Rubric, RubricVersion, ScaleLevel
 
 
-class RubricInUse(ValidationError):
-    """A version that projects or ratings rely on was asked to change."""
-
-
-def version_in_use(version: RubricVersion) -> bool:
-    """True when any project or rating uses this version."""
-    return version.projects.exists() or version.ratings.exists()
-
-
 def _next_number(rubric: Rubric) -> int:
     return (rubric.versions.aggregate(n=Max("number"))["n"] or 0) + 1
 
@@ -124,13 +115,6 @@ def _same_content(version: RubricVersion, spec: RubricSpec) -> bool:
         and version.guidelines == spec.guidelines
         and version.justification == spec.justification
         and version.rubric.name == spec.name
-    )
-
-
-def latest_published(rubric_slug: str) -> RubricVersion | None:
-    return (
-        RubricVersion.objects.filter(rubric__slug=rubric_slug, status=RubricVersion.Status.PUBLISHED)
-        .select_related("rubric").order_by("-number").first()
     )
 
 

@@ -8,4 +8,4 @@ from evalplatform.accounts.models import User
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "is_staff", "is_active", "is_automated")
     list_filter = ("is_staff", "is_active", "is_automated")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Rating", {"fields": ("is_automated",)}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Rating", {"fields": ("is_automated",)}))

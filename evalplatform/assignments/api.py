@@ -8,6 +8,8 @@ shown without model names (blind rating).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
 from django.http import Http404
 from django.urls import path
@@ -26,7 +28,7 @@ from evalplatform.assignments.selectors import assignments_visible_to, shown_res
 from evalplatform.permissions import IsOwner, IsProjectRater, IsStaff, ProjectScoped
 from rubrics.api import RubricVersionSerializer
 from rubrics.models import RubricVersion
-from rubrics.selectors import with_dimensions
+from rubrics.selectors import once_per_published_version, with_dimensions
 
 
 class ItemForRaterSerializer(serializers.Serializer):
@@ -38,7 +40,9 @@ class ItemForRaterSerializer(serializers.Serializer):
 
 
 class ShownResponseSerializer(serializers.Serializer):
-    label = serializers.CharField(help_text='"A" or "B" in a pairwise task (A first), "" for a single response.')
+    label = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.label
+        help_text='"A" or "B" in a pairwise task (A first), "" for a single response.'
+    )
     text = serializers.CharField()
 
 
@@ -50,7 +54,9 @@ def _rating_id(assignment: Assignment) -> int | None:
 
 
 class AssignmentBriefSerializer(serializers.ModelSerializer):
-    item = serializers.CharField(source="task.item.external_id", read_only=True, help_text="The item's external id.")
+    item: serializers.Field = serializers.CharField(
+        source="task.item.external_id", read_only=True, help_text="The item's external id."
+    )
     rating = serializers.SerializerMethodField()
 
     class Meta:
@@ -94,21 +100,16 @@ class AssignmentSerializer(AssignmentBriefSerializer):
         return rubric_version_data(assignment.project.rubric_version_id)
 
 
-_published_versions: dict[tuple[int, object], dict] = {}
+_published_versions: dict[tuple[int, datetime], dict] = {}
 
 
 def rubric_version_data(version_id: int) -> dict:
-    """The serialised rubric version sent with every task.  A project's version is published, and a
-    published version never changes, so it is built once per process (keyed by its publication time
-    too, so a database that reuses ids, as tests do, never sees a stale one)."""
-    published_at = RubricVersion.objects.filter(pk=version_id).values_list("published_at", flat=True).first()
-    key = (version_id, published_at)
-    data = _published_versions.get(key) if published_at else None
-    if data is None:
-        data = RubricVersionSerializer(with_dimensions(RubricVersion.objects.filter(pk=version_id)).get()).data
-        if published_at:
-            _published_versions[key] = data
-    return data
+    """The serialised rubric version sent with every task, built once per process for a published
+    version (``rubrics.selectors.once_per_published_version``); a project's version is published."""
+    return once_per_published_version(
+        _published_versions, version_id,
+        lambda pk: RubricVersionSerializer(with_dimensions(RubricVersion.objects.filter(pk=pk)).get()).data,
+    )
 
 
 def render_assignment(assignment_id: int, user, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -141,7 +142,7 @@ class NextTask(ProjectScoped, APIView):
         return render_assignment(assignment.pk, request.user)
 
 
-class AssignmentMixin:
+class AssignmentMixin(APIView):
     def get_assignment(self) -> Assignment:
         assignment = assignments_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
         if assignment is None:

@@ -6,8 +6,10 @@ is simply not found.  The lead's dashboard reads counts only, never anyone's sco
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate
@@ -17,7 +19,8 @@ from django.utils import timezone
 from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Membership, Project, Task
 from evalplatform.ratings.models import SIDES, Rating, asked_per_response
-from rubrics.models import Dimension, RubricVersion
+from rubrics.models import Dimension
+from rubrics.selectors import once_per_published_version
 
 # --- The rubric as a rater sees it -----------------------------------------------------------
 
@@ -63,7 +66,7 @@ def shortcut_keys(kind: str, values: list[int]) -> list[tuple[str, ...]]:
     if kind == Dimension.Kind.BINARY:
         return [("1", "y") if v == 1 else ("0", "n") for v in values]
     if kind == Dimension.Kind.LIKERT:
-        keys = []
+        keys: list[tuple[str, ...]] = []
         for v in values:
             if 0 <= v <= 9:
                 keys.append((str(v),))
@@ -79,17 +82,12 @@ _forms: dict[tuple[int, datetime], tuple[DimensionView, ...]] = {}
 
 
 def rubric_form(version_id: int) -> tuple[DimensionView, ...]:
-    """The dimensions of a rubric version with their levels and shortcuts, in rubric order.
+    """The dimensions of a rubric version with their levels and shortcuts, in rubric order; read once
+    per process for a published version (``rubrics.selectors.once_per_published_version``)."""
+    return once_per_published_version(_forms, version_id, _read_form)
 
-    Published versions never change, so each is read once per process (keyed by its publication
-    time too, so a test database that reuses ids never sees a stale entry).
-    """
-    published_at = (
-        RubricVersion.objects.filter(pk=version_id, status=RubricVersion.Status.PUBLISHED)
-        .values_list("published_at", flat=True).first()
-    )
-    if published_at and (version_id, published_at) in _forms:
-        return _forms[(version_id, published_at)]
+
+def _read_form(version_id: int) -> tuple[DimensionView, ...]:
     dims = []
     for dim in Dimension.objects.filter(version_id=version_id).prefetch_related("levels").order_by("position", "id"):
         levels = list(dim.levels.all())
@@ -103,10 +101,7 @@ def rubric_form(version_id: int) -> tuple[DimensionView, ...]:
                 ),
             )
         )
-    form = tuple(dims)
-    if published_at:
-        _forms[(version_id, published_at)] = form
-    return form
+    return tuple(dims)
 
 
 def task_form(version_id: int, *, pair: bool) -> tuple[DimensionView, ...]:
@@ -145,7 +140,7 @@ def shown_responses(assignment: Assignment) -> list[ShownResponse]:
     """The responses in the order this rater sees them.  Model names are never shown (blind rating);
     in a pair, ``swapped`` puts ``response_b`` on the left as "A"."""
     task = assignment.task
-    if task.response_b_id is None:
+    if task.response_b is None:
         return [ShownResponse("", task.response_a.text)]
     left, right = (task.response_b, task.response_a) if assignment.swapped else (task.response_a, task.response_b)
     return [ShownResponse("A", left.text), ShownResponse("B", right.text)]
@@ -235,14 +230,14 @@ def rater_rows(project: Project, *, now: datetime | None = None) -> list[RaterRo
         m["user_id"]: m
         for m in Membership.objects.filter(project=project).values("user_id", "user__username", "role", "paused")
     }
-    ratings = {
+    ratings: dict[int, Mapping[str, Any]] = {
         r["rater_id"]: r
         for r in Rating.objects.filter(project=project).values("rater_id").annotate(
             n=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_day(now))),
             avg_ms=Avg("duration_ms"), last=Max("created_at"),
         )
     }
-    queue = {
+    queue: dict[int, Mapping[str, Any]] = {
         a["rater_id"]: a
         for a in Assignment.objects.filter(project=project, source=Assignment.Source.QUEUE).values("rater_id").annotate(
             skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),

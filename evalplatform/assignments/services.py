@@ -4,7 +4,7 @@ Three invariants hold under any number of concurrent raters, on PostgreSQL and S
 no task gets more than its capacity of claims (a conditional ``F()`` update backed by a
 ``CheckConstraint``), no rater is served a task twice (a unique ``(task, rater)`` constraint), and no
 submission is lost (the rating and the counters commit together).  On PostgreSQL
-``SELECT ... FOR UPDATE SKIP LOCKED`` keeps raters from queueing behind each other's candidate row;
+``SELECT ... FOR NO KEY UPDATE SKIP LOCKED`` keeps raters from queueing behind each other's candidate row;
 SQLite serialises writers with ``BEGIN IMMEDIATE``.
 
 Gold tasks (``Task.is_gold``, expected scores known to the lead) are mixed in at the project's

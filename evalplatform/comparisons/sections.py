@@ -13,17 +13,16 @@ is half a win each way) and its margin ``|v| / k``.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from evalplatform.comparisons.selectors import shown_sides
 from evalplatform.projects.models import Project
 from evalplatform.reports.data import DimensionData, ReportData
 from evalplatform.stats.compare import compare_all_pairs
+from evalplatform.stats.jsonable import rounded
 from evalplatform.stats.pairwise import bradley_terry, position_bias, win_rate_matrix
 from rubrics.models import Dimension
 
@@ -33,10 +32,6 @@ MIN_PAIRED_BOOTSTRAP = 200
 COMPARED_KINDS = (Dimension.Kind.LIKERT, Dimension.Kind.BINARY)
 
 
-def _f(x: float | None, digits: int = 6) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), digits)
-
-
 class _Votes:
     """One pairwise dimension's votes as parallel arrays (one entry per rating), for ``stats.pairwise``."""
 
@@ -44,8 +39,8 @@ class _Votes:
         self.key, self.label = dim.key, dim.label
         self.k = max((abs(v) for v in dim.scale), default=1) or 1
         rows = sorted(
-            (data.tasks[task_id].item, *data.tasks[task_id].pair, rater, value, task_id)
-            for task_id, _model, rater, value in dim.rows if data.tasks[task_id].pair is not None
+            (info.item, *info.pair, rater, value, task_id)
+            for task_id, _model, rater, value in dim.rows if (info := data.tasks[task_id]).pair is not None
         )
         self.prompt = [r[0] for r in rows]
         self.model_a = [r[1] for r in rows]
@@ -62,7 +57,7 @@ class _Votes:
         return {
             "dimension": self.key, "label": self.label, "k": self.k, "n_votes": len(self),
             "n_ties": int((self.value == 0).sum()),
-            "mean_margin": _f(float(margin.mean())) if len(self) else None,
+            "mean_margin": rounded(float(margin.mean())) if len(self) else None,
         }
 
 
@@ -115,13 +110,13 @@ def position_bias_section(project: Project, parameters: Mapping[str, Any], data:
     """Per pairwise dimension: how often the response shown on the left won, among decided votes,
     overall and per rater, with a Wilson 95% interval and an exact binomial test against one half.
 
-    Only ratings served by the queue know their sides (``Assignment.swapped``); imported ratings and
+    Only ratings served by the queue know their sides (``RatingInfo.swapped``); imported ratings and
     automated judges' are counted in ``n_unknown_side`` and left out.
     """
     out = []
-    all_votes = _votes(data)
-    sides = shown_sides(project, {t for votes in all_votes for t in votes.task}) if all_votes else {}
-    for votes in all_votes:
+    # (task, rater) -> whether response_a was shown on the left
+    sides = {(r.task_id, r.rater): not r.swapped for r in data.ratings if r.swapped is not None}
+    for votes in _votes(data):
         known = [i for i, (t, r) in enumerate(zip(votes.task, votes.rater, strict=True)) if (t, r) in sides]
         entry = {**votes.context(), "n_unknown_side": len(votes) - len(known)}
         if known:
@@ -178,7 +173,7 @@ def significance_section(project: Project, parameters: Mapping[str, Any], data: 
         out.append({
             "label": dim.label, "kind": dim.kind, "n_boot": n_boot, **result.to_dict(),
             "per_model": [
-                {"model": m, "n_items": int(np.isfinite(scores[m]).sum()), "mean": _f(float(np.nanmean(scores[m])))}
+                {"model": m, "n_items": int(np.isfinite(scores[m]).sum()), "mean": rounded(float(np.nanmean(scores[m])))}
                 for m in models
             ],
         })

@@ -20,7 +20,7 @@ def project_pairings(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for(request.user, slug=slug, roles=("lead",))
     form = PairingsForm(request.POST)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        problems = "; ".join(f"{name}: {' '.join(map(str, errs))}" for name, errs in form.errors.items())
         messages.error(request, f"Pairings not changed: {problems}")
         return redirect("project-dashboard", project.slug)
     data = form.cleaned_data

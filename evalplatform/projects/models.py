@@ -194,3 +194,8 @@ class Task(models.Model):
     @property
     def is_pair(self) -> bool:
         return self.response_b_id is not None
+
+    @property
+    def responses(self) -> tuple[Response, ...]:
+        """``(response_a,)``, or the pair ``(response_a, response_b)``."""
+        return (self.response_a,) if self.response_b is None else (self.response_a, self.response_b)

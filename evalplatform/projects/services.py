@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import combinations
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -208,7 +208,8 @@ def _parse_item(line: int, record: dict[str, Any], fmt: str, errors: ErrorList) 
             responses.append((model.strip(), text))
     if (len(errors.items), errors.total) != problems:
         return None
-    return _ItemRow(line, external_id, prompt, reference, metadata, priority, responses)
+    # No new problems: the prompt is non-empty text (checked above).
+    return _ItemRow(line, external_id, cast(str, prompt), reference, metadata, priority, responses)
 
 
 def import_items(

@@ -8,8 +8,9 @@ so its size is capped; JSONL has no such limit.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from typing import IO
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import IO, Any
 
 from django.conf import settings
 from rest_framework import serializers, status
@@ -131,11 +132,20 @@ class ImportErrorSerializer(serializers.Serializer):
 
 
 class ImportRejectedSerializer(serializers.Serializer):
-    errors = ImportErrorSerializer(many=True, help_text="The first 200 problems; nothing was written.")
+    errors = ImportErrorSerializer(  # type: ignore[assignment]  # a field named like Serializer.errors
+        many=True, help_text="The first 200 problems; nothing was written."
+    )
     total = serializers.IntegerField(help_text="How many problems were found in all.")
 
 
-def import_refused(exc: ImportRejected) -> Response:
-    return Response(
-        {"errors": [e.as_dict() for e in exc.errors], "total": exc.total}, status=status.HTTP_400_BAD_REQUEST
-    )
+def import_response(request, run: Callable[[Upload], Any]) -> Response:
+    """Hand the request's upload to ``run`` (an import service): 201 with the summary it returns, or
+    400 with every problem (``ImportRejectedSerializer``) when it refuses the file."""
+    upload = upload_from(request)
+    try:
+        summary = run(upload)
+    except ImportRejected as exc:
+        return Response(
+            {"errors": [e.as_dict() for e in exc.errors], "total": exc.total}, status=status.HTTP_400_BAD_REQUEST
+        )
+    return Response(asdict(summary), status=status.HTTP_201_CREATED)

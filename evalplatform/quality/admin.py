@@ -34,5 +34,6 @@ class AdjudicatedScoreInline(admin.TabularInline):
 @admin.register(Adjudication)
 class AdjudicationAdmin(ReadOnly):
     list_display = ["task", "project", "decided_by", "decided_at"]
+    list_select_related = ["task", "project", "decided_by"]
     list_filter = ["project"]
     inlines = [AdjudicatedScoreInline]

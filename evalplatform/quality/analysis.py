@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -28,7 +28,8 @@ from evalplatform.quality.selectors import GoldAccuracy, gold_accuracy
 from evalplatform.ratings.models import Score
 from evalplatform.reports.data import rating_filter
 from evalplatform.stats.consensus import dawid_skene, long_to_wide, mace, majority_vote, numeric_consensus
-from evalplatform.stats.matrix import code_ratings, collapse_units
+from evalplatform.stats.jsonable import finite
+from evalplatform.stats.matrix import Level, code_ratings, collapse_units
 from evalplatform.stats.raters import pattern_disagreement
 from evalplatform.stats.summary import summarize
 from rubrics.models import Dimension
@@ -48,7 +49,7 @@ class QualityRun:
 class _Dim:
     id: int
     key: str
-    level: str
+    level: Level
     kind: str
     scale: tuple[int, ...]
 
@@ -60,7 +61,7 @@ class _Dim:
 def _dimensions(project: Project) -> list[_Dim]:
     dims = Dimension.objects.filter(version_id=project.rubric_version_id).exclude(kind=Dimension.Kind.TEXT)
     return [
-        _Dim(d.pk, d.key, d.level, d.kind, tuple(lv.value for lv in d.levels.all()))
+        _Dim(d.pk, d.key, cast(Level, d.level), d.kind, tuple(lv.value for lv in d.levels.all()))
         for d in dims.prefetch_related("levels").order_by("position", "id")
     ]
 
@@ -81,7 +82,8 @@ def run_quality(project: Project, parameters: dict[str, Any] | None = None, *, d
     # The unit is what a value is about: the task, or one response of a pair for a per-response question.
     units: dict[tuple[int, int | None], int] = {}
     rows = [
-        (rating, units.setdefault((task, response), len(units)), rater, dim, value, at, duration, gold, task, response)
+        (rating, units.setdefault((task, response), len(units)), rater, dim, cast(int, value), at, duration, gold,
+         task, response)
         for rating, task, response, rater, dim, value, at, duration, gold in
         # The report's rule for automated judges and paused raters; gold tasks are split out below.
         Score.objects.filter(rating_filter(project, {**params, "include_gold": True}), value__isnull=False,
@@ -147,7 +149,7 @@ def _scorecard(
     med = figures.median_seconds(durations)
     straight = figures.straight_lining(v for _, v in ratings)
     drift = figures.drift(weeks)
-    dim_cards = [
+    dim_cards: list[dict[str, Any]] = [
         {
             "dimension": key,
             "n_items": fig["n_items"] if fig else 0,
@@ -232,10 +234,10 @@ def _consensus(
                 project=project, task_id=task_id, response_id=response_id, dimension_id=d.id, n_ratings=int(n[u]),
                 agreement=None if not np.isfinite(dis) else float(1.0 - dis),
                 split=bool(vote.tied[u]),
-                mean=_num(mean.values[u]) if mean else None, median=_num(median.values[u]) if median else None,
-                majority=_num(vote.labels[u]), majority_share=_num(vote.vote_share[u]),
-                dawid_skene=_num(ds.labels[u]), dawid_skene_posterior=_conf(ds.confidence, u),
-                mace=_num(ma.labels[u]), mace_posterior=_conf(ma.confidence, u),
+                mean=finite(mean.values[u]) if mean else None, median=finite(median.values[u]) if median else None,
+                majority=finite(vote.labels[u]), majority_share=finite(vote.vote_share[u]),
+                dawid_skene=finite(ds.labels[u]), dawid_skene_posterior=_conf(ds.confidence, u),
+                mace=finite(ma.labels[u]), mace_posterior=_conf(ma.confidence, u),
             ))
         notes[d.key] = sorted({*vote.notes, *ds.notes, *ma.notes})
         competence[d.key] = {
@@ -246,9 +248,5 @@ def _consensus(
     return labels, notes, competence
 
 
-def _num(x: float) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(x)
-
-
 def _conf(confidence: np.ndarray | None, u: int) -> float | None:
-    return None if confidence is None else _num(confidence[u])
+    return None if confidence is None else finite(confidence[u])

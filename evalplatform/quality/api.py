@@ -13,17 +13,14 @@ from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import invalid
-from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects.models import Project, Task
 from evalplatform.quality import selectors, services
 from evalplatform.quality.models import Adjudication
-
-LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
 
 
 class SettingsSerializer(serializers.Serializer):
@@ -36,7 +33,7 @@ class SettingsSerializer(serializers.Serializer):
 
 def _task_name(task: Task) -> dict:
     return {"task": task.pk, "item_id": task.item.external_id, "model": task.response_a.model,
-            "model_b": task.response_b.model if task.response_b_id else None}
+            "model_b": task.response_b.model if task.response_b else None}
 
 
 class QualitySettings(ProjectScoped, APIView):
@@ -45,7 +42,7 @@ class QualitySettings(ProjectScoped, APIView):
     permission_classes = LEADS
 
     def _render(self, project: Project) -> Response:
-        return Response({name: getattr(project, name) for name in SettingsSerializer().fields})
+        return Response({name: getattr(project, name) for name in SettingsSerializer().fields.keys()})
 
     @extend_schema(responses={200: SettingsSerializer})
     def get(self, request, *args, **kwargs):

@@ -116,7 +116,7 @@ def task_for_item(project: Project, external_id: str, model: str = "") -> Task:
 
 
 def _pair_name(task: Task) -> str:
-    return f"{task.response_a.model}-vs-{task.response_b.model}" if task.response_b_id else task.response_a.model
+    return "-vs-".join(response.model for response in task.responses)
 
 
 def flagged_labels(project: Project):
@@ -191,7 +191,7 @@ def snapshot(project: Project) -> QualitySnapshot | None:
 # --- Final labels -------------------------------------------------------------------------------
 
 # For each rule: (value column, confidence column, what the confidence is).
-RULE_COLUMNS = {
+RULE_COLUMNS: dict[str, tuple[str, str, str]] = {
     Project.ConsensusRule.MEAN: ("mean", "n_ratings", "n"),
     Project.ConsensusRule.MEDIAN: ("median", "n_ratings", "n"),
     Project.ConsensusRule.MAJORITY: ("majority", "majority_share", "vote_share"),
@@ -266,7 +266,7 @@ def final_labels(project: Project) -> Iterator[FinalLabel]:
         for task_id, dim_id in sorted(left, key=lambda k: (k[0], dims[k[1]].position, k[1])):
             t = tasks[task_id]
             yield FinalLabel(
-                t.item.external_id, t.response_a.model, t.response_b.model if t.response_b_id else None, None,
+                t.item.external_id, t.response_a.model, t.response_b.model if t.response_b else None, None,
                 dims[dim_id].key, float(adjudicated[(task_id, dim_id)]), "adjudication", None, "",
                 counts.get(task_id, 0), True,
             )

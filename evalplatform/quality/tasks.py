@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from evalplatform.projects.models import Project
 from evalplatform.quality import services
+from evalplatform.reports.services import RETRYABLE
 
 
 @shared_task(
-    bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True, max_retries=8,
+    bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=RETRYABLE, retry_backoff=True, max_retries=8,
 )
 def compute_quality(self, project_id: int, parameters: dict[str, Any] | None = None) -> None:
     """Compute and store a project's scorecards and consensus labels.  Idempotent: a rerun replaces

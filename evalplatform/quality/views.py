@@ -6,6 +6,7 @@ stranger alike get 404.  Pages read stored results only; "Recompute" enqueues a 
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +25,14 @@ LEAD = ("lead",)
 
 def _lead_project(request: HttpRequest, slug: str):
     return project_for(request.user, slug=slug, roles=LEAD)
+
+
+def _refused(form: forms.Form, exc: services.QualityError, prefix: str = "") -> None:
+    """Show a service's refusal on the form: each message on the field it names (``prefix`` + key),
+    else on the whole form."""
+    for key, errors in exc.message_dict.items():
+        field = prefix + key
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def _overview(request: HttpRequest, project, *, form=None, status: int = 200) -> HttpResponse:
@@ -56,8 +65,7 @@ def update_settings(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         services.update_quality_settings(project=project, **form.cleaned_data)
     except services.QualityError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        _refused(form, exc)
         return _overview(request, project, form=form, status=400)
     messages.success(request, "Quality settings saved; scorecard flags follow at the next computation.")
     return redirect("quality-overview", project.slug)
@@ -99,9 +107,7 @@ def gold(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 services.set_gold(task=task, expectations=form.expectations(), created_by=request.user)
             except services.QualityError as exc:
-                for key, errors in exc.message_dict.items():
-                    field = f"score-{key}"
-                    form.add_error(field if field in form.fields else None, errors)
+                _refused(form, exc, prefix="score-")
             else:
                 messages.success(request, f"Item {task.item.external_id} is now a gold item.")
                 return redirect("quality-gold", project.slug)
@@ -149,9 +155,7 @@ def adjudicate(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
                 services.adjudicate(task=task, scores=form.scores(), note=form.cleaned_data["note"],
                                     decided_by=request.user)
             except services.QualityError as exc:
-                for key, errors in exc.message_dict.items():
-                    field = f"score-{key}"
-                    form.add_error(field if field in form.fields else None, errors)
+                _refused(form, exc, prefix="score-")
             else:
                 messages.success(request, f"Adjudicated {task.item.external_id}: its final label is recorded.")
                 return redirect("quality-adjudication", project.slug)

@@ -6,9 +6,7 @@ answers 200 with the same rating.  Exports stream, so a project of any size down
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.urls import path
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -23,14 +21,11 @@ from rest_framework.views import APIView
 from evalplatform.api_errors import Conflict
 from evalplatform.assignments.api import IdFilter
 from evalplatform.assignments.selectors import assignments_visible_to
-from evalplatform.permissions import IsOwner, IsProjectLead, IsStaff, ProjectScoped
-from evalplatform.projects.models import Project
-from evalplatform.projects.records import ImportRejected
+from evalplatform.permissions import LEADS, IsOwner, IsProjectLead, IsStaff, ProjectScoped
 from evalplatform.projects.uploads import (
     UPLOAD_PARSERS,
     ImportRejectedSerializer,
-    import_refused,
-    upload_from,
+    import_response,
     upload_schema,
 )
 from evalplatform.ratings import exports
@@ -39,8 +34,6 @@ from evalplatform.ratings.models import Rating
 from evalplatform.ratings.selectors import ratings_visible_to
 from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
 from rubrics.models import Dimension
-
-LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
 
 
 class RatingSerializer(serializers.ModelSerializer):
@@ -63,7 +56,7 @@ class RatingSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "object", "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]}})
     def get_scores(self, rating: Rating) -> dict:
         swapped = rating.assignment is not None and rating.assignment.swapped
-        scores = {}
+        scores: dict[str, int | str | None] = {}
         for score in rating.scores.all():
             dim = score.dimension
             if score.response_id is not None:
@@ -71,7 +64,7 @@ class RatingSerializer(serializers.ModelSerializer):
                 scores[f"{dim.key}.{'a' if left else 'b'}"] = score.value
             elif dim.kind == Dimension.Kind.TEXT:
                 scores[dim.key] = score.text
-            elif swapped and dim.kind == Dimension.Kind.PAIRWISE:
+            elif swapped and dim.kind == Dimension.Kind.PAIRWISE and score.value is not None:
                 scores[dim.key] = -score.value
             else:
                 scores[dim.key] = score.value
@@ -210,15 +203,10 @@ class RatingsImport(ProjectScoped, APIView):
     def post(self, request, *args, **kwargs):
         query = RatingsImportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        upload = upload_from(request)
-        try:
-            summary = import_ratings(
-                project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
-                automated=query.validated_data["automated"],
-            )
-        except ImportRejected as exc:
-            return import_refused(exc)
-        return Response(asdict(summary), status=status.HTTP_201_CREATED)
+        return import_response(request, lambda upload: import_ratings(
+            project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
+            automated=query.validated_data["automated"],
+        ))
 
 
 class IgnoreFormatNegotiation(DefaultContentNegotiation):
@@ -239,13 +227,6 @@ class ExportQuery(serializers.Serializer):
     min_margin = serializers.FloatField(
         default=0.0, min_value=0.0, max_value=1.0, help_text="preferences: drop pairs whose margin is smaller."
     )
-
-
-CONTENT_TYPES = {
-    "csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "preferences": "application/x-ndjson",
-    "reward": "application/x-ndjson",
-    "consensus-csv": "text/csv; charset=utf-8", "consensus-jsonl": "application/x-ndjson",
-}
 
 
 class Export(ProjectScoped, APIView):
@@ -279,17 +260,7 @@ class Export(ProjectScoped, APIView):
             lines = exports.export_lines(project, fmt, min_margin=query.validated_data["min_margin"])
         except exports.ExportError as exc:
             raise serializers.ValidationError({"format": [str(exc)]}) from exc
-        response = StreamingHttpResponse(lines, content_type=CONTENT_TYPES[fmt])
-        response["Content-Disposition"] = f'attachment; filename="{_filename(project, fmt)}"'
-        return response
-
-
-def _filename(project: Project, fmt: str) -> str:
-    if fmt in exports.CONSENSUS_FORMATS:
-        return exports.download_name(project, fmt)[0]
-    if fmt in ("preferences", "reward"):
-        return f"{project.slug}-{fmt}.jsonl"
-    return f"{project.slug}-ratings.{fmt}"
+        return exports.download_response(project, fmt, lines)
 
 
 urlpatterns = [

@@ -1,8 +1,9 @@
 """Ratings out of the platform: long-format rows, and preference pairs for training pipelines.
 
-The API's streamed download and ``manage.py export`` both use these generators.  Each reads with one
-set-based query (``values_list(...).iterator(chunk_size=...)``), so memory stays flat and the number
-of queries does not grow with the number of ratings.
+The report page's and the API's streamed downloads and ``manage.py export`` all use these
+generators.  Each reads with one set-based query (``values_list(...).iterator(chunk_size=...)``; a few
+for consensus labels), so memory stays flat and the number of queries does not grow with the number
+of ratings.
 
 Long format is one row per (item, model, rater, dimension).  Values are in the task's own orientation:
 for a pairwise preference, negative means ``model_a``'s response is better, whichever side each rater
@@ -15,9 +16,10 @@ import csv
 import json
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Avg, Count, F, Q, Sum
+from django.http import StreamingHttpResponse
 
 from evalplatform.projects.models import Project, Response, Task
 from evalplatform.ratings.models import Score
@@ -27,9 +29,6 @@ from rubrics.scales import scales_for
 CHUNK = 2000
 CONSENSUS_FORMATS = ("consensus-csv", "consensus-jsonl")  # final labels: see consensus_rows
 FORMATS = ("csv", "jsonl", "preferences", "reward", *CONSENSUS_FORMATS)
-PREFERENCE_FIELDS = (
-    "prompt", "chosen", "rejected", "chosen_model", "rejected_model", "margin", "n_votes", "agreement",
-)
 
 
 class ExportError(ValueError):
@@ -45,13 +44,18 @@ def rating_columns(project: Project) -> list[str]:
     ]
 
 
-def rating_rows(project: Project, *, include_automated: bool = True) -> Iterator[tuple[Any, ...]]:
-    """Every score of the project as a tuple in ``rating_columns`` order, rating by rating."""
-    pairwise = project.kind == Project.Kind.PAIRWISE
-    labels = {
+def _value_labels(project: Project) -> dict[tuple[str, int | None], str]:
+    """(dimension key, value) -> the level's label, for every scored dimension of the project's rubric."""
+    return {
         (key, value): label for key, scale in scales_for(project.rubric_version_id).items()
         for value, label in scale.labels.items()
     }
+
+
+def rating_rows(project: Project, *, include_automated: bool = True) -> Iterator[tuple[Any, ...]]:
+    """Every score of the project as a tuple in ``rating_columns`` order, rating by rating."""
+    pairwise = project.kind == Project.Kind.PAIRWISE
+    labels = _value_labels(project)
     scores = Score.objects.filter(rating__project=project)
     if not include_automated:
         scores = scores.filter(rating__rater__is_automated=False)
@@ -167,7 +171,8 @@ def reward_rows(project: Project, *, include_automated: bool = False) -> Iterato
         .values_list("scored", "dimension__key", "mean", "n")
     )
     pending: list[tuple[int, dict[str, float], int]] = []
-    current, means, most = None, {}, 0
+    current, most = None, 0
+    means: dict[str, float] = {}
     for response_id, key, mean, n in grouped.iterator(chunk_size=CHUNK):
         if response_id != current:
             if current is not None:
@@ -306,7 +311,8 @@ def item_aggregate_rows(project: Project, *, include_automated: bool = False) ->
         "dimension__kind", "value",
     )
     scales = {scale.key: scale for scale in scales_for(project.rubric_version_id).values()}
-    group_key, head, values = None, None, []
+    group_key, head = None, None
+    values: list[int] = []
 
     def emit():
         ext, model_a, model_b, response_model, key, kind = head
@@ -329,7 +335,7 @@ def item_aggregate_rows(project: Project, *, include_automated: bool = False) ->
             if group_key is not None:
                 yield emit()
             group_key, head, values = key, rest, []
-        values.append(value)
+        values.append(cast(int, value))  # value__isnull=False
     if group_key is not None:
         yield emit()
 
@@ -363,6 +369,14 @@ def download_name(project: Project, fmt: str) -> tuple[str, str]:
     return f"{project.slug}-{stem}.{ext}", content_type
 
 
+def download_response(project: Project, fmt: str, lines: Iterable[str]) -> StreamingHttpResponse:
+    """``lines`` streamed as the export's file (the report page's downloads and the API's)."""
+    name, content_type = download_name(project, fmt)
+    response = StreamingHttpResponse(lines, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 # --- Consensus labels (quality control) -----------------------------------------------------------
 
 
@@ -386,10 +400,7 @@ def consensus_rows(project: Project) -> Iterator[tuple[Any, ...]]:
     from evalplatform.quality.selectors import final_labels
 
     pairwise = project.kind == Project.Kind.PAIRWISE
-    labels = {
-        (key, value): label for key, scale in scales_for(project.rubric_version_id).items()
-        for value, label in scale.labels.items()
-    }
+    labels = _value_labels(project)
     for lb in final_labels(project):
         models = (lb.model_a, lb.model_b, lb.about or "") if pairwise else (lb.model_a,)
         value = None if lb.value is None else (int(lb.value) if float(lb.value).is_integer() else round(lb.value, 4))

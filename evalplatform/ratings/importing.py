@@ -91,7 +91,9 @@ def import_ratings(
             errors.add(line, "dimension", f"unknown dimension {dim_key!r}; this rubric has {', '.join(scales)}")
         if errors.total != problems:
             continue
-        models = (_text(record, "model_a"), _text(record, "model_b")) if pairwise else (_text(record, "model"),)
+        models: tuple[str, ...] = (
+            (_text(record, "model_a"), _text(record, "model_b")) if pairwise else (_text(record, "model"),)
+        )
         task_id, why = _find_task(tasks, item_id, models, pairwise)
         if task_id is None:
             errors.add(line, "model" if "model" in why else "item_id", why)
@@ -115,11 +117,11 @@ def import_ratings(
         except ValueError as exc:
             errors.add(line, "value", str(exc))
             continue
-        key = (task_id, rater, answer)
-        if key in seen_scores:
-            errors.add(line, "dimension", f"{rater} already scored {answer} for this task on line {seen_scores[key]}")
+        scored_key = (task_id, rater, answer)
+        if scored_key in seen_scores:
+            errors.add(line, "dimension", f"{rater} already scored {answer} for this task on line {seen_scores[scored_key]}")
             continue
-        seen_scores[key] = line
+        seen_scores[scored_key] = line
         entry = pending.setdefault((task_id, rater), _Pending(line=line, task_id=task_id, rater=rater))
         entry.values[answer] = value
         justification = _text(record, "justification")
@@ -254,14 +256,15 @@ def _write(project: Project, pending: dict, users: dict, scales: dict, automated
     entries = list(pending.values())
     assignments: list[Assignment | None] = [None] * len(entries)
     if not automated:
-        assignments = [
+        submitted = [
             Assignment(
                 project=project, task_id=e.task_id, rater=users[e.rater], status=Assignment.Status.SUBMITTED,
                 source=Assignment.Source.IMPORT, leased_at=now, lease_expires_at=now, finished_at=now,
             )
             for e in entries
         ]
-        Assignment.objects.bulk_create(assignments, batch_size=1000)
+        Assignment.objects.bulk_create(submitted, batch_size=1000)
+        assignments = [*submitted]
     ratings = [
         Rating(
             project=project, task_id=e.task_id, rater=users[e.rater], assignment=a,

@@ -10,15 +10,12 @@ from django.http import Http404
 from django.urls import path, reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects.selectors import visible_projects
 from evalplatform.reports import services
 from evalplatform.reports.models import AgreementReport
-
-LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
 
 
 class ReportSerializer(serializers.ModelSerializer):

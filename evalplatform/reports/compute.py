@@ -29,10 +29,9 @@ Adding a section (one function + one include)
                                 title="Leaderboard"), after="dimensions")
 
 Reports computed before a section existed simply lack its key, and the page skips its include; a
-builder with nothing to show for a project (a leaderboard of a single-response project) returns None,
-which is stored and likewise skipped.  A
-section that raises fails the whole report (its error names the section): a stored report is never
-done with a section missing.  A builder may query the database if ``ReportData`` lacks what it
+builder with nothing to show for a project (a leaderboard of a single-response project) returns None
+or an empty list, which is stored and likewise skipped.  A section that raises fails the whole report
+(its error names the section): a stored report is never done with a section missing.  A builder may query the database if ``ReportData`` lacks what it
 needs, with set-based queries only; better, extend ``reports.data`` so every section shares one read.
 """
 
@@ -45,14 +44,7 @@ from typing import Any
 
 from evalplatform.projects.models import Project
 from evalplatform.reports import sections as builtin
-from evalplatform.reports.data import (  # noqa: F401  (re-exported: other apps use rating_filter)
-    ReportData,
-    TaskInfo,
-    load_data,
-    load_scores,
-    load_tasks,
-    rating_filter,
-)
+from evalplatform.reports.data import ReportData, load_data
 from evalplatform.reports.judges import judges_section
 
 SectionBuilder = Callable[[Project, Mapping[str, Any], ReportData], Any]
@@ -92,10 +84,6 @@ def register_section(section: Section, *, after: str | None = None) -> Section:
     keys = [s.key for s in SECTIONS]
     SECTIONS.insert(keys.index(after) + 1 if after in keys else len(SECTIONS), section)
     return section
-
-
-def section_for(key: str) -> Section | None:
-    return next((s for s in SECTIONS if s.key == key), None)
 
 
 def build_result(

@@ -2,18 +2,21 @@
 
 ``load_data`` runs one query for the tasks (with item, models and metadata), one for the rubric's
 scales (cached per process), one for every covered score and one for every covered rating (rater,
-duration), whatever the number of ratings.  Every section of the report reads this same snapshot,
-so no section queries scores again and all sections describe the same data.
+duration, the sides the queue showed), whatever the number of ratings.  The sections read this same
+snapshot, so they describe the same data; two read more, set-based: the judges section the automated
+judges' scores (left out of the snapshot by default), the quality section its own load of the
+ratings (``quality.analysis``, stored with the snapshot's ``data_seq``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q
 
+from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Membership, Project, Task
 from evalplatform.ratings.models import Rating, Score
 from rubrics.models import Dimension
@@ -58,11 +61,14 @@ class RatingInfo:
     task_id: int
     rater: str
     duration_ms: int | None
+    #: the queue's ``Assignment.swapped`` (True: ``response_b`` was shown on the left as "A"); None for
+    #: imported and automated ratings, whose sides are not known
+    swapped: bool | None = None
 
 
 @dataclass(frozen=True)
 class ReportData:
-    """Everything a section may read.  Build it with ``load_data``; sections never query scores."""
+    """Everything a section may read.  Build it with ``load_data``."""
 
     tasks: dict[int, TaskInfo]
     dimensions: list[DimensionData]
@@ -148,18 +154,21 @@ def load_scores(project: Project, parameters: Mapping[str, Any], tasks: dict[int
             if key in seen:
                 continue
             seen.add(key)
-        dims[dim_id].rows.append((task_id, model, rater, value))
+        dims[dim_id].rows.append((task_id, model, rater, cast(int, value)))  # value__isnull=False
     return list(dims.values())
 
 
 def load_ratings(project: Project, parameters: Mapping[str, Any]) -> list[RatingInfo]:
-    """Every covered rating's task, rater and duration (one query)."""
+    """Every covered rating's task, rater, duration and the sides it was shown (one query)."""
     rows = (
         Rating.objects.filter(rating_filter(project, parameters, prefix=""))
         .order_by("id")
-        .values_list("task_id", "rater__username", "duration_ms")
+        .values_list("task_id", "rater__username", "duration_ms", "assignment__source", "assignment__swapped")
     )
-    return [RatingInfo(*row) for row in rows.iterator(chunk_size=CHUNK)]
+    return [
+        RatingInfo(task_id, rater, duration, swapped if source == Assignment.Source.QUEUE else None)
+        for task_id, rater, duration, source, swapped in rows.iterator(chunk_size=CHUNK)
+    ]
 
 
 def load_data(project: Project, parameters: Mapping[str, Any]) -> ReportData:

@@ -11,7 +11,7 @@ page shows no section.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from evalplatform.projects.models import Project
 from evalplatform.ratings.models import Score
@@ -47,7 +47,7 @@ def judge_rows(project: Project, data: ReportData) -> list[JudgeRow]:
         if unit in seen:
             continue
         seen.add(unit)
-        rows.append((info.item, rater, key, float(value), unit[3]))
+        rows.append((info.item, rater, key, float(cast(int, value)), unit[3]))  # value__isnull=False
     return rows
 
 

@@ -6,7 +6,6 @@ They read the ``ReportData`` snapshot only (no queries) and leave the numbers to
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping
@@ -17,6 +16,7 @@ import numpy as np
 from evalplatform.projects.models import Project
 from evalplatform.reports.data import ReportData
 from evalplatform.stats.aggregate import mean_and_median
+from evalplatform.stats.jsonable import rounded
 from evalplatform.stats.summary import summarize
 
 #: A metadata field is broken down when it has at least two and at most this many distinct values.
@@ -24,10 +24,6 @@ MAX_METADATA_VALUES = 20
 #: A group is flagged above/below its model's mean only with at least this many units: a percentile
 #: bootstrap interval of two or three units is far too narrow to trust.
 MIN_UNITS_TO_FLAG = 5
-
-
-def _f(x: float | None, digits: int = 6) -> float | None:
-    return None if x is None or not math.isfinite(x) else round(float(x), digits)
 
 
 def project_section(project: Project, parameters: Mapping[str, Any], data: ReportData) -> dict[str, Any]:
@@ -84,7 +80,7 @@ def raters_section(project: Project, parameters: Mapping[str, Any], data: Report
             durations[r.rater].append(r.duration_ms)
     return [
         {"rater": name, "n_ratings": ratings[name], "n_items": len(items[name]), "n_timed": len(durations[name]),
-         "median_seconds": _f(statistics.median(durations[name]) / 1000, 3) if durations[name] else None}
+         "median_seconds": rounded(statistics.median(durations[name]) / 1000, 3) if durations[name] else None}
         for name in sorted(ratings)
     ]
 
@@ -161,9 +157,9 @@ def metadata_section(project: Project, parameters: Mapping[str, Any], data: Repo
                     flag = None
                     if ci is not None and agg.n >= MIN_UNITS_TO_FLAG:
                         flag = "below" if ci[1] < overall else "above" if ci[0] > overall else None
-                    rows.append({"value": value, "model": model, "n": agg.n, "mean": _f(agg.mean),
-                                 "ci95": None if ci is None else [_f(ci[0]), _f(ci[1])],
-                                 "overall": _f(overall), "flag": flag})
+                    rows.append({"value": value, "model": model, "n": agg.n, "mean": rounded(agg.mean),
+                                 "ci95": None if ci is None else [rounded(ci[0]), rounded(ci[1])],
+                                 "overall": rounded(overall), "flag": flag})
             if rows:
                 dims.append({"dimension": dim.key, "label": dim.label, "rows": rows})
         if dims:

@@ -24,11 +24,11 @@ def pending_report(project: Project) -> AgreementReport | None:
 
 def report_state(project: Project) -> dict[str, Any]:
     """What the report page (and its poller) needs to know: the shown report, the one in progress
-    and the newest failure since the shown one; results are not loaded for the latter two."""
+    and the newest failure since the shown one (a pending report has no result yet, and a failed
+    one's is not loaded)."""
     shown = latest_done(project)
-    light = project.reports.defer("result")
-    pending = light.filter(status__in=PENDING).order_by("-created_at", "-id").first()
-    failed = light.filter(status=AgreementReport.Status.FAILED)
+    pending = pending_report(project)
+    failed = project.reports.defer("result").filter(status=AgreementReport.Status.FAILED)
     if shown is not None:
         failed = failed.filter(created_at__gt=shown.created_at)
     return {"report": shown, "pending": pending, "failed": failed.order_by("-created_at", "-id").first()}
@@ -82,7 +82,7 @@ def _columns(scales: dict[str, Scale], task: Task) -> list[Column]:
     columns = []
     for key, scale in scales.items():
         if asked_per_response(scale.kind, pair=task.is_pair):
-            for response in (task.response_a, task.response_b):
+            for response in task.responses:
                 columns.append(Column(key, f"{scale.label} ({response.model})", scale, response))
         else:
             columns.append(Column(key, scale.label, scale))
@@ -116,7 +116,7 @@ def item_comparison(project: Project, external_id: str) -> ItemComparison:
         by_task.setdefault(rating.task_id, []).append(rating)
     out = []
     for task in tasks:
-        label = f"{task.response_a.model} vs {task.response_b.model}" if task.is_pair else task.response_a.model
+        label = " vs ".join(response.model for response in task.responses)
         entry = TaskRatings(task, label, _columns(scales, task))
         for rating in by_task.get(task.pk, []):
             scores = {(s.dimension_id, s.response_id): s for s in rating.scores.all()}

@@ -169,12 +169,15 @@ def refresh(*, project_id: int) -> AgreementReport | None:
         project.reports.filter(trigger="refresh", status__in=PENDING).order_by("-created_at", "-id").first()
     )
     if report is None:
-        inherited = {k: v for k, v in (latest.parameters if latest else {}).items() if k in DEFAULT_PARAMETERS}
         report = AgreementReport.objects.create(
-            project=project, parameters={**DEFAULT_PARAMETERS, **inherited}, trigger="refresh"
+            project=project, parameters={**DEFAULT_PARAMETERS, **inherited_parameters(latest)}, trigger="refresh"
         )
     return compute(report_id=report.pk)
 
+
+def inherited_parameters(report: AgreementReport | None) -> dict[str, Any]:
+    """The parameters of ``report`` that a refresh or a recompute keeps (the known ones); {} for None."""
+    return {k: v for k, v in (report.parameters if report else {}).items() if k in DEFAULT_PARAMETERS}
 
 
 def describe(exc: BaseException) -> str:

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -101,8 +102,7 @@ def report_recompute(request: HttpRequest, slug: str) -> HttpResponse:
     if pending is not None and pending.created_at > timezone.now() - PENDING_IS_FRESH:
         messages.info(request, "A report is already being computed; this page shows it when it is done.")
         return redirect("report", project.slug)
-    latest = services.latest_done(project)
-    parameters = {k: v for k, v in (latest.parameters if latest else {}).items() if k in services.DEFAULT_PARAMETERS}
+    parameters = services.inherited_parameters(services.latest_done(project))
     services.request_report(project=project, requested_by=request.user, trigger="manual", **parameters)
     messages.success(request, "A new report was requested; a worker is computing it.")
     return redirect("report", project.slug)
@@ -110,7 +110,7 @@ def report_recompute(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponseBase:
     """Downloads: every rating (CSV/JSONL, long format), per-item aggregates, or the shown report."""
     project = project_for(request.user, slug=slug, roles=LEAD)
     if fmt == "report":
@@ -125,10 +125,7 @@ def report_export(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
         lines = exports.download_lines(project, fmt)
     except exports.ExportError as exc:
         raise Http404(str(exc)) from exc
-    name, content_type = exports.download_name(project, fmt)
-    response = StreamingHttpResponse(lines, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return exports.download_response(project, fmt, lines)
 
 
 @login_required

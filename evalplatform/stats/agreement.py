@@ -57,7 +57,7 @@ KAPPA_CONSTANT = "all ratings have the same value, so expected agreement is one 
 def _check_weighting(weights: str | None) -> Weighting:
     if weights not in WEIGHTINGS:
         raise ValueError(f"unknown weights {weights!r}; use None, 'linear' or 'quadratic'")
-    return weights  # type: ignore[return-value]
+    return weights
 
 
 def _reason_codes(*conditions: NDArray[np.bool_]) -> NDArray[np.int64]:

@@ -21,13 +21,14 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 from scipy.special import gammaln
 
-Stats = NDArray[np.float64] | sparse.csr_array
+Stats: TypeAlias = NDArray[np.float64] | sparse.csr_array
 Finish = Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.int64]]]
 Seed = int | np.random.Generator | None
 
@@ -275,9 +276,9 @@ def replicate(
         totals = counts @ stacked if stacked is not None else None  # one product for all dense statistics
         out = {}
         for name, stat in statistics.items():
-            if name in dense:
+            if totals is not None and name in dense:
                 i = dense.index(name)
-                out[name], _ = stat.finish(np.ascontiguousarray(totals[:, edges[i] : edges[i + 1]]))  # type: ignore[index]
+                out[name], _ = stat.finish(np.ascontiguousarray(totals[:, edges[i] : edges[i + 1]]))
             else:
                 out[name], _ = stat.values(counts)
         return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from typing import Any, Literal
 
@@ -18,22 +18,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
+from evalplatform.stats.jsonable import finite, plain
+
 B_BETTER = "B better"
 A_BETTER = "A better"
 NO_DIFFERENCE = "no significant difference"
 
 _MAX_CELLS = 2_000_000  # bootstrap chunk size (resamples x items)
-
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _label(x: Any) -> Any:
-    return x.item() if isinstance(x, np.generic) else x
 
 
 @dataclass(frozen=True)
@@ -55,26 +46,28 @@ class PairedComparison:
     verdict: str
     reason: str | None = None
     p_adjusted: float | None = None  # Holm-adjusted Wilcoxon p (all-pairs only)
+    #: the (1 - alpha) bootstrap interval the verdict reads (``ci95`` at the default alpha); not reported
+    ci_verdict: tuple[float | None, float | None] = field(default=(None, None), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model_a": _label(self.model_a),
-            "model_b": _label(self.model_b),
+            "model_a": plain(self.model_a),
+            "model_b": plain(self.model_b),
             "dimension": self.dimension,
             "n_pairs": self.n_pairs,
             "n_dropped": self.n_dropped,
-            "mean_a": _f(self.mean_a),
-            "mean_b": _f(self.mean_b),
-            "mean_diff": _f(self.mean_diff),
-            "ci95": [_f(self.ci95[0]), _f(self.ci95[1])],
-            "p_bootstrap": _f(self.p_bootstrap),
+            "mean_a": finite(self.mean_a),
+            "mean_b": finite(self.mean_b),
+            "mean_diff": finite(self.mean_diff),
+            "ci95": [finite(self.ci95[0]), finite(self.ci95[1])],
+            "p_bootstrap": finite(self.p_bootstrap),
             "wilcoxon": {
-                "statistic": _f(self.wilcoxon_statistic),
-                "p_value": _f(self.wilcoxon_p),
+                "statistic": finite(self.wilcoxon_statistic),
+                "p_value": finite(self.wilcoxon_p),
                 "zero_method": self.zero_method,
                 "n_zero_diffs": self.n_zero_diffs,
             },
-            "p_adjusted": _f(self.p_adjusted),
+            "p_adjusted": finite(self.p_adjusted),
             "verdict": self.verdict,
             "reason": self.reason,
         }
@@ -113,65 +106,6 @@ def _verdict(diff: float | None, ci: tuple[float | None, float | None], p: float
     return NO_DIFFERENCE
 
 
-def _compare(
-    scores_a: ArrayLike,
-    scores_b: ArrayLike,
-    *,
-    model_a: Any = "A",
-    model_b: Any = "B",
-    dimension: str | None = None,
-    n_boot: int = 5000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    zero_method: Literal["wilcox", "pratt"] = "wilcox",
-) -> tuple[PairedComparison, tuple[float | None, float | None]]:
-    """Implementation of :func:`compare_paired`; also returns the (1 - alpha) interval for verdicts."""
-    a = np.asarray(scores_a, dtype=float)
-    b = np.asarray(scores_b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError("scores_a and scores_b must be 1-D arrays aligned by item")
-    ok = ~(np.isnan(a) | np.isnan(b))
-    n, n_dropped = int(ok.sum()), int((~ok).sum())
-    a, b = a[ok], b[ok]
-    d = b - a
-    n_zero = int((d == 0).sum())
-    base: dict[str, Any] = {
-        "model_a": model_a, "model_b": model_b, "dimension": dimension, "n_pairs": n,
-        "n_dropped": n_dropped, "n_zero_diffs": n_zero, "zero_method": zero_method,
-    }
-    if n < 2:
-        return PairedComparison(
-            **base, mean_a=_f(a.mean()) if n else None, mean_b=_f(b.mean()) if n else None,
-            mean_diff=_f(d.mean()) if n else None, ci95=(None, None), p_bootstrap=None,
-            wilcoxon_statistic=None, wilcoxon_p=None, verdict=NO_DIFFERENCE,
-            reason=f"need at least 2 paired items, got {n}",
-        ), (None, None)
-    diff = float(d.mean())
-    boot = _bootstrap_means(d, n_boot, seed)
-    ci95 = tuple(float(x) for x in np.quantile(boot, [0.025, 0.975]))
-    ci_alpha = tuple(float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-    p_boot = bootstrap_p_value(d, boot)
-    w_stat: float | None = None
-    w_p: float | None = None
-    reason = None
-    if n_zero == n:
-        reason = "all differences are zero: the Wilcoxon test is undefined"
-    else:
-        try:
-            res = stats.wilcoxon(d, zero_method=zero_method)
-            w_stat, w_p = _f(res.statistic), _f(res.pvalue)
-        except ValueError as exc:  # pragma: no cover - scipy refuses some tiny samples
-            reason = f"Wilcoxon test failed: {exc}"
-        if w_p is None and reason is None:
-            reason = "Wilcoxon p-value undefined"
-    result = PairedComparison(
-        **base, mean_a=float(a.mean()), mean_b=float(b.mean()), mean_diff=diff,
-        ci95=(ci95[0], ci95[1]), p_bootstrap=p_boot, wilcoxon_statistic=w_stat, wilcoxon_p=w_p,
-        verdict=_verdict(diff, (ci_alpha[0], ci_alpha[1]), w_p, alpha), reason=reason,
-    )
-    return result, (ci_alpha[0], ci_alpha[1])
-
-
 def compare_paired(
     scores_a: ArrayLike,
     scores_b: ArrayLike,
@@ -195,8 +129,50 @@ def compare_paired(
       default alpha) AND the Wilcoxon p < alpha; otherwise "no significant difference".  Requiring
       both the mean-based interval and the rank-based test is deliberately conservative.
     """
-    return _compare(scores_a, scores_b, model_a=model_a, model_b=model_b, dimension=dimension,
-                    n_boot=n_boot, seed=seed, alpha=alpha, zero_method=zero_method)[0]
+    a = np.asarray(scores_a, dtype=float)
+    b = np.asarray(scores_b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError("scores_a and scores_b must be 1-D arrays aligned by item")
+    ok = ~(np.isnan(a) | np.isnan(b))
+    n, n_dropped = int(ok.sum()), int((~ok).sum())
+    a, b = a[ok], b[ok]
+    d = b - a
+    n_zero = int((d == 0).sum())
+    base: dict[str, Any] = {
+        "model_a": model_a, "model_b": model_b, "dimension": dimension, "n_pairs": n,
+        "n_dropped": n_dropped, "n_zero_diffs": n_zero, "zero_method": zero_method,
+    }
+    if n < 2:
+        return PairedComparison(
+            **base, mean_a=finite(a.mean()) if n else None, mean_b=finite(b.mean()) if n else None,
+            mean_diff=finite(d.mean()) if n else None, ci95=(None, None), p_bootstrap=None,
+            wilcoxon_statistic=None, wilcoxon_p=None, verdict=NO_DIFFERENCE,
+            reason=f"need at least 2 paired items, got {n}",
+        )
+    diff = float(d.mean())
+    boot = _bootstrap_means(d, n_boot, seed)
+    ci95 = tuple(float(x) for x in np.quantile(boot, [0.025, 0.975]))
+    ci_alpha = tuple(float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
+    p_boot = bootstrap_p_value(d, boot)
+    w_stat: float | None = None
+    w_p: float | None = None
+    reason = None
+    if n_zero == n:
+        reason = "all differences are zero: the Wilcoxon test is undefined"
+    else:
+        try:
+            res = stats.wilcoxon(d, zero_method=zero_method)
+            w_stat, w_p = finite(res.statistic), finite(res.pvalue)
+        except ValueError as exc:  # pragma: no cover - scipy refuses some tiny samples
+            reason = f"Wilcoxon test failed: {exc}"
+        if w_p is None and reason is None:
+            reason = "Wilcoxon p-value undefined"
+    return PairedComparison(
+        **base, mean_a=float(a.mean()), mean_b=float(b.mean()), mean_diff=diff,
+        ci95=(ci95[0], ci95[1]), p_bootstrap=p_boot, wilcoxon_statistic=w_stat, wilcoxon_p=w_p,
+        verdict=_verdict(diff, (ci_alpha[0], ci_alpha[1]), w_p, alpha), reason=reason,
+        ci_verdict=(ci_alpha[0], ci_alpha[1]),
+    )
 
 
 def compare_dimensions(
@@ -215,13 +191,12 @@ def compare_dimensions(
 
 def holm(p_values: Sequence[float | None]) -> list[float | None]:
     """Holm (1979) step-down adjusted p-values; None entries are left out of the family and stay None."""
-    idx = [i for i, p in enumerate(p_values) if p is not None and math.isfinite(p)]
-    m = len(idx)
+    family = sorted((p, i) for i, p in enumerate(p_values) if p is not None and math.isfinite(p))
+    m = len(family)
     out: list[float | None] = [None] * len(p_values)
-    order = sorted(idx, key=lambda i: p_values[i])  # type: ignore[arg-type, return-value]
     running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * float(p_values[i])))  # type: ignore[arg-type]
+    for rank, (p, i) in enumerate(family):
+        running = max(running, min(1.0, (m - rank) * float(p)))
         out[i] = running
     return out
 
@@ -236,7 +211,7 @@ class AllPairsComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "models": [_label(m) for m in self.models],
+            "models": [plain(m) for m in self.models],
             "dimension": self.dimension,
             "alpha": self.alpha,
             "adjustment": self.adjustment,
@@ -262,14 +237,14 @@ def compare_all_pairs(
     """
     models = tuple(scores)
     pairs = [
-        _compare(scores[ma], scores[mb], model_a=ma, model_b=mb, dimension=dimension,
+        compare_paired(scores[ma], scores[mb], model_a=ma, model_b=mb, dimension=dimension,
                        n_boot=n_boot, seed=seed, alpha=alpha, zero_method=zero_method)
         for ma, mb in combinations(models, 2)
     ]
-    adjusted = holm([c.wilcoxon_p for c, _ in pairs])
+    adjusted = holm([c.wilcoxon_p for c in pairs])
     out = tuple(
-        replace(c, p_adjusted=p_adj, verdict=_verdict(c.mean_diff, ci_alpha, p_adj, alpha))
-        for (c, ci_alpha), p_adj in zip(pairs, adjusted, strict=True)
+        replace(c, p_adjusted=p_adj, verdict=_verdict(c.mean_diff, c.ci_verdict, p_adj, alpha))
+        for c, p_adj in zip(pairs, adjusted, strict=True)
     )
     return AllPairsComparison(models, dimension, out, alpha)
 

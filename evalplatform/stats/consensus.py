@@ -59,7 +59,7 @@ def _jsonable(x: Any) -> Any:
 class _ToDict:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (arrays -> lists, NaN -> None)."""
-        return {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}  # type: ignore[attr-defined]
+        return {k: _jsonable(getattr(self, k)) for k in self.__dataclass_fields__}  # type: ignore[attr-defined]  # mixed into dataclasses
 
 
 # ---------------------------------------------------------------------------------------------- input

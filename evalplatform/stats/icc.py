@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from evalplatform.stats.jsonable import finite
+
 __all__ = [
     "ICC_DESCRIPTIONS",
     "ICC_FORMS",
@@ -118,11 +120,6 @@ class ICCResult:
             "reason": self.reason,
             "ci_reason": self.ci_reason,
         }
-
-
-def _finite(x: float) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
 
 
 def icc_anova(ratings: np.ndarray) -> ICCAnova:
@@ -244,14 +241,14 @@ def _icc_from_anova(aov: ICCAnova, form: str, confidence: float) -> ICCResult:
             if form == "ICC2k":
                 lo, hi = lo * k / (1 + lo * (k - 1)), hi * k / (1 + hi * (k - 1))
 
-    val = _finite(value)
+    val = finite(value)
     reason = None
     if val is None:
         reason = (
             f"undefined: division by zero in the mean squares "
             f"(MSR={msr:.6g}, MSC={msc:.6g}, MSE={mse:.6g}, MSW={msw:.6g})"
         )
-    lo_f, hi_f = _finite(lo), _finite(hi)
+    lo_f, hi_f = finite(lo), finite(hi)
     ci: tuple[float, float] | None = None
     ci_reason = None
     if val is None:
@@ -265,8 +262,8 @@ def _icc_from_anova(aov: ICCAnova, form: str, confidence: float) -> ICCResult:
         )
     else:
         ci = (lo_f, hi_f)
-    f_f = _finite(f_stat)
-    p_f = _finite(p_value) if f_f is not None else None
+    f_f = finite(f_stat)
+    p_f = finite(p_value) if f_f is not None else None
     return ICCResult(
         value=val, ci=ci, f_stat=f_f, df1=df1, df2=df2, p_value=p_f,
         reason=reason, ci_reason=ci_reason, **base,

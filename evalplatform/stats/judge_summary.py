@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from evalplatform.stats.jsonable import label_key, label_value
 from evalplatform.stats.judges import calibrate_judges
 from evalplatform.stats.matrix import RatingDataError
 from evalplatform.stats.readers import Factor, LongRatings
@@ -39,7 +40,7 @@ def judges_report(
     position in it).  Raises ``RatingDataError`` naming a judge with no rating.
     """
     names = list(dict.fromkeys(str(j) for j in judges))
-    present = {_key(r) for r in ratings.rater.labels}
+    present = {label_key(r) for r in ratings.rater.labels}
     absent = [n for n in names if n not in present]
     if absent:
         raise RatingDataError(f"no ratings by {', '.join(map(repr, absent))} (the judge must be a rater in the data)")
@@ -47,7 +48,7 @@ def judges_report(
     out: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for d, (dim, rows) in enumerate(dimension_rows(ratings)):
         pv = Pivot(ratings, rows, dim, levels.get(str(dim), level), scales.get(str(dim)))
-        raters = [_key(r) for r in pv.rater_labels]
+        raters = [label_key(r) for r in pv.rater_labels]
         judge_rows = [i for i, r in enumerate(raters) if r in out]
         if not judge_rows:
             continue
@@ -64,24 +65,15 @@ def judges_report(
             entry = results[raters[i]].to_dict()
             entry["bootstrap"]["seed"] = seed
             entry["disagreements"] = [_named_unit(pv, x) for x in entry["disagreements"]]
-            out[raters[i]].append({"dimension": _label(dim), "n_humans": len(human_rows),
+            out[raters[i]].append({"dimension": label_value(dim), "n_humans": len(human_rows),
                                    "n_judge_ratings": int((coded.codes[i] >= 0).sum()), **entry})
     return [{"rater": name, "dimensions": dims} for name, dims in out.items()]
-
-
-def _label(x: Any) -> Any:
-    x = x.item() if isinstance(x, np.generic) else x
-    return int(x) if isinstance(x, float) and x.is_integer() else x
-
-
-def _key(x: Any) -> str:
-    return str(_label(x))
 
 
 def _named_unit(pv: Pivot, entry: dict[str, Any]) -> dict[str, Any]:
     """A disagreement's unit index → item_id and model; positions on a label scale → the labels."""
     u = entry.pop("unit")
-    named = {"item_id": _label(pv.item_labels[pv.unit_items[u]]), "model": _label(pv.model_labels[pv.unit_models[u]]),
+    named = {"item_id": label_value(pv.item_labels[pv.unit_items[u]]), "model": label_value(pv.model_labels[pv.unit_models[u]]),
              **entry}
     domain = pv.coded.domain
     for key in ("judge", "consensus"):
@@ -89,7 +81,7 @@ def _named_unit(pv: Pivot, entry: dict[str, Any]) -> dict[str, Any]:
         if x is None:
             continue
         if pv.coded.numeric:
-            named[key] = _label(x)
+            named[key] = label_value(x)
         else:
             named[key] = domain[int(x)] if float(x).is_integer() else f"{domain[int(x)]}/{domain[int(x) + 1]}"
     return named
@@ -98,17 +90,17 @@ def _named_unit(pv: Pivot, entry: dict[str, Any]) -> dict[str, Any]:
 def without_raters(ratings: LongRatings, raters: Sequence[Any]) -> LongRatings:
     """The ratings of everyone but ``raters`` (compared as text), keeping each row's source line."""
     names = {str(r) for r in raters}
-    drop = np.array([_key(r) in names for r in ratings.rater.labels], dtype=bool)
+    drop = np.array([label_key(r) in names for r in ratings.rater.labels], dtype=bool)
     keep = ~drop[ratings.rater.codes] if drop.size else np.ones(len(ratings), dtype=bool)
     lines = ratings.lines
     if lines is None and ratings.first_line is not None:
         lines = ratings.first_line + np.arange(len(ratings), dtype=np.int64)
 
-    def rows(factor: Factor | None) -> Factor | None:
-        return None if factor is None else Factor(factor.codes[keep], factor.labels)
+    def rows(factor: Factor) -> Factor:
+        return Factor(factor.codes[keep], factor.labels)
 
     return LongRatings(
-        item=rows(ratings.item), rater=rows(ratings.rater), dimension=rows(ratings.dimension),  # type: ignore[arg-type]
-        value=rows(ratings.value), model=rows(ratings.model),  # type: ignore[arg-type]
+        item=rows(ratings.item), rater=rows(ratings.rater), dimension=rows(ratings.dimension),
+        value=rows(ratings.value), model=None if ratings.model is None else rows(ratings.model),
         lines=None if lines is None else lines[keep],
     )

@@ -19,17 +19,16 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse, stats
 
 from evalplatform.stats.agreement import alpha_statistic
-from evalplatform.stats.matrix import collapse_units
+from evalplatform.stats.jsonable import finite, label_value
+from evalplatform.stats.matrix import LEVELS, Level, collapse_units
 
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-LEVELS = ("nominal", "ordinal", "interval", "ratio")
 SeedLike = int | Sequence[int] | None
 
 LESS = "agrees with the panel less than a typical human"
@@ -37,18 +36,6 @@ ABOUT = "agrees with the panel about as well as a typical human"
 MORE = "agrees with the panel more than a typical human"
 #: bootstrap weights held in memory at once: (resamples in a block) x units
 BLOCK_CELLS = 2_000_000
-
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _label(x: Any) -> Any:
-    x = x.item() if isinstance(x, np.generic) else x
-    return int(x) if isinstance(x, float) and x.is_integer() else x
 
 
 @dataclass(frozen=True)
@@ -60,7 +47,7 @@ class Estimate:
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": _f(self.value), "ci95": [_f(self.ci95[0]), _f(self.ci95[1])], "reason": self.reason}
+        return {"value": finite(self.value), "ci95": [finite(self.ci95[0]), finite(self.ci95[1])], "reason": self.reason}
 
 
 def _estimate(point: float, boot: NDArray | None, reason: str) -> Estimate:
@@ -178,8 +165,8 @@ class HumanKappa:
     judge_kappa: float | None  # judge vs the same leave-one-out consensus on the same units
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rater": _label(self.rater), "n_units": self.n_units, "kappa": _f(self.kappa),
-                "judge_kappa": _f(self.judge_kappa)}
+        return {"rater": label_value(self.rater), "n_units": self.n_units, "kappa": finite(self.kappa),
+                "judge_kappa": finite(self.judge_kappa)}
 
 
 @dataclass(frozen=True)
@@ -192,8 +179,8 @@ class Disagreement:
     n_humans: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"unit": _label(self.unit), "judge": _f(self.judge), "consensus": _f(self.consensus),
-                "human_mean": _f(self.human_mean), "gap": _f(self.gap), "n_humans": self.n_humans}
+        return {"unit": label_value(self.unit), "judge": finite(self.judge), "consensus": finite(self.consensus),
+                "human_mean": finite(self.human_mean), "gap": finite(self.gap), "n_humans": self.n_humans}
 
 
 @dataclass(frozen=True)
@@ -231,13 +218,13 @@ class JudgeCalibration:
             "alpha_with_judge": self.alpha_with_judge.to_dict(),
             "alpha_change": self.alpha_change.to_dict(),
             "human_kappas": [h.to_dict() for h in self.human_kappas],
-            "human_kappa_mean": _f(self.human_kappa_mean),
-            "human_kappa_median": _f(self.human_kappa_median),
-            "human_kappa_range": [_f(self.human_kappa_range[0]), _f(self.human_kappa_range[1])],
-            "judge_kappa_loo": _f(self.judge_kappa_loo),
+            "human_kappa_mean": finite(self.human_kappa_mean),
+            "human_kappa_median": finite(self.human_kappa_median),
+            "human_kappa_range": [finite(self.human_kappa_range[0]), finite(self.human_kappa_range[1])],
+            "judge_kappa_loo": finite(self.judge_kappa_loo),
             "kappa_gap": self.kappa_gap.to_dict(),
             "verdict": self.verdict,
-            "spearman": {**self.spearman.to_dict(), "p_value": _f(self.spearman_p)},
+            "spearman": {**self.spearman.to_dict(), "p_value": finite(self.spearman_p)},
             "offset": {**self.offset.to_dict(), "direction": _direction(self.offset)},
             "disagreements": [d.to_dict() for d in self.disagreements],
             "bootstrap": self.bootstrap,
@@ -369,7 +356,7 @@ class _Panel:
         kh_boot, kj_boot = [], []
         for r, (cons_r, sel, kh, khb) in enumerate(self.loo):
             kj, kjb = self.kappa_on(jx, cons_r, sel & ~np.isnan(jx))
-            rows.append(HumanKappa(_label(self.raters[r]), int(sel.sum()), _f(kh), _f(kj)))
+            rows.append(HumanKappa(label_value(self.raters[r]), int(sel.sum()), finite(kh), finite(kj)))
             kh_boot.append(khb)
             kj_boot.append(kjb)
         hk = np.array([np.nan if h.kappa is None else h.kappa for h in rows])
@@ -395,7 +382,7 @@ class _Panel:
             if T.sum() >= 3:
                 with warnings.catch_warnings(action="ignore"):
                     res = stats.spearmanr(jx[T], hmean_x[T])
-                rho, spearman_p = float(res.statistic), _f(res.pvalue)
+                rho, spearman_p = float(res.statistic), finite(res.pvalue)
                 sboot = (self.resamples.map(lambda w: _weighted_spearman(jx[T], hmean_x[T], w[:, T]))
                          if self.resamples is not None else None)
                 spearman = _estimate(rho, sboot, "correlation undefined (a constant series)")
@@ -415,10 +402,10 @@ class _Panel:
             alpha_with_judge=_estimate(a_hj, a_hj_boot, undefined),
             alpha_change=alpha_change,
             human_kappas=tuple(rows),
-            human_kappa_mean=_f(np.nanmean(hk)) if has_h else None,
-            human_kappa_median=_f(np.nanmedian(hk)) if has_h else None,
-            human_kappa_range=(_f(np.nanmin(hk)), _f(np.nanmax(hk))) if has_h else (None, None),
-            judge_kappa_loo=_f(np.nanmean(jk)) if has_j else None,
+            human_kappa_mean=finite(np.nanmean(hk)) if has_h else None,
+            human_kappa_median=finite(np.nanmedian(hk)) if has_h else None,
+            human_kappa_range=(finite(np.nanmin(hk)), finite(np.nanmax(hk))) if has_h else (None, None),
+            judge_kappa_loo=finite(np.nanmean(jk)) if has_j else None,
             kappa_gap=kappa_gap,
             verdict=verdict,
             spearman=spearman,
@@ -448,8 +435,8 @@ class _Panel:
             if key[i] <= 0:
                 break
             u = T[i]
-            out.append(Disagreement(_label(units[u]), float(j[u]), _f(cons_raw[i]),
-                                    None if self.nominal else _f(self.hmean_raw[u]), float(gap[i]), int(n_h[u])))
+            out.append(Disagreement(label_value(units[u]), float(j[u]), finite(cons_raw[i]),
+                                    None if self.nominal else finite(self.hmean_raw[u]), float(gap[i]), int(n_h[u])))
         return tuple(out)
 
 

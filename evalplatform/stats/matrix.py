@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -38,7 +38,7 @@ def check_level(level: str) -> Level:
     """Return ``level`` if it is one of the four levels of measurement, else raise ``ValueError``."""
     if level not in LEVELS:
         raise ValueError(f"unknown level of measurement {level!r}; use one of {', '.join(LEVELS)}")
-    return level  # type: ignore[return-value]
+    return level
 
 
 @dataclass(frozen=True)
@@ -66,9 +66,6 @@ class CodedRatings:
         if self.numeric:
             return np.asarray(self.domain, dtype=float)
         return np.arange(len(self.domain), dtype=float)
-
-    def without_rater(self, rater: int) -> CodedRatings:
-        return CodedRatings(np.delete(self.codes, rater, axis=0), self.domain, self.numeric)
 
 
 def _is_missing(x: Any) -> bool:
@@ -147,20 +144,20 @@ def code_ratings(
     None/NaN = missing) are allowed for the nominal level, or for the ordinal level when
     ``value_domain`` lists them in order.  Anything else raises ``RatingDataError``.
     """
-    check_level(level)
+    lvl = check_level(level)
     arr = np.asarray(data)
     if arr.ndim != 2:
         raise RatingDataError(f"ratings must be a 2-D (raters x units) array, got {arr.ndim} dimension(s)")
     if arr.dtype.kind in "biuf":
-        return code_numeric(arr.astype(float), value_domain)  # type: ignore[arg-type]
+        return code_numeric(arr.astype(float), value_domain)
     if arr.dtype.kind in "OUS":
         flat = arr.ravel()
         if all(_is_missing(x) or _is_number(x) for x in flat):
             values = np.array([np.nan if _is_missing(x) else float(x) for x in flat], dtype=float)
-            return code_numeric(values.reshape(arr.shape), value_domain)  # type: ignore[arg-type]
+            return code_numeric(values.reshape(arr.shape), value_domain)
         if arr.dtype.kind in "US":
             arr = arr.astype(object)
-        return code_labels(arr, level, value_domain)  # type: ignore[arg-type]
+        return code_labels(arr, lvl, value_domain)  # type: ignore[arg-type]  # a label scale is a sequence
     raise RatingDataError(f"cannot read ratings of dtype {arr.dtype}")
 
 
@@ -279,10 +276,11 @@ def value_pairs(counts: sparse.csr_array) -> ValuePairs:
 def compact(matrix: sparse.sparray | NDArray[np.float64]) -> sparse.csr_array | NDArray[np.float64]:
     """Hold a statistics matrix dense when small or not too sparse (faster products), else sparse."""
     if sparse.issparse(matrix):
-        cells = matrix.shape[0] * matrix.shape[1]
-        if cells <= 1_000_000 or (cells <= DENSE_CELLS and matrix.nnz >= 0.05 * cells):
-            return np.asarray(matrix.toarray(), dtype=float)
-        return sparse.csr_array(matrix)
+        held = cast(sparse.sparray, matrix)  # issparse is no type guard
+        cells = held.shape[0] * held.shape[1]
+        if cells <= 1_000_000 or (cells <= DENSE_CELLS and held.nnz >= 0.05 * cells):
+            return np.asarray(held.toarray(), dtype=float)
+        return sparse.csr_array(held)
     return np.asarray(matrix, dtype=float)
 
 

@@ -11,7 +11,6 @@ Pure numpy/scipy; no Django.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,8 @@ from scipy import sparse, stats
 from scipy.sparse import csgraph
 from scipy.special import expit
 
+from evalplatform.stats.jsonable import finite, plain
+
 #: Ridge (Gaussian prior precision on the natural-log strengths) applied when the maximum-likelihood
 #: estimate does not exist (a model never lost / never won / the comparison graph is disconnected).
 #: 0.1 is a N(0, sd≈3.2) prior, i.e. sd ≈ 550 rating points: it keeps ratings finite, barely moves the
@@ -28,18 +29,6 @@ from scipy.special import expit
 AUTO_RIDGE = 0.1
 _LOG10_E = math.log10(math.e)
 _MAX_STEP = 3.0  # largest Newton step (natural-log units) before backtracking
-
-
-def _f(x: Any) -> float | None:
-    """Plain float, or None for None/NaN/inf (JSON-ready)."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _label(x: Any) -> Any:
-    return x.item() if isinstance(x, np.generic) else x
 
 
 def outcome_from_preference(values: ArrayLike, k: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -132,10 +121,10 @@ def _strongly_connected(W: NDArray) -> NDArray[np.bool_]:
     R = ((W > 0) | np.eye(M, dtype=bool)).astype(float)
     for _ in range(max(1, math.ceil(math.log2(max(M, 2)))) + 1):
         R = (R @ R > 0).astype(float)
-    return R.all(axis=(1, 2))
+    return np.asarray(R.all(axis=(1, 2)))
 
 
-def _identifiability_reason(W: NDArray, labels: Sequence[Any]) -> str:
+def _identifiability_reason(W: NDArray, labels: NDArray) -> str:
     wins, losses = (W.sum(1) > 0), (W.sum(0) > 0)
     n_weak, _ = csgraph.connected_components(sparse.csr_matrix(W + W.T > 0), directed=False)
     parts = []
@@ -172,16 +161,16 @@ class ModelRating:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "model": _label(self.model),
-            "rating": _f(self.rating),
-            "ci95": [_f(self.ci95[0]), _f(self.ci95[1])],
+            "model": plain(self.model),
+            "rating": finite(self.rating),
+            "ci95": [finite(self.ci95[0]), finite(self.ci95[1])],
             "rank": self.rank,
             "rank_ci95": list(self.rank_ci95),
             "wins": self.wins,
             "losses": self.losses,
             "ties": self.ties,
             "n": self.n,
-            "strength": _f(self.strength),
+            "strength": finite(self.strength),
         }
 
 
@@ -195,8 +184,8 @@ class WinRateMatrix:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "models": [_label(m) for m in self.models],
-            "matrix": [[_f(x) for x in row] for row in self.matrix],
+            "models": [plain(m) for m in self.models],
+            "matrix": [[finite(x) for x in row] for row in self.matrix],
             "counts": [list(row) for row in self.counts],
         }
 
@@ -223,7 +212,7 @@ class BradleyTerryResult:
             "n_dropped": self.n_dropped,
             "identifiable": self.identifiable,
             "ridge": float(self.ridge),
-            "anchor": _label(self.anchor),
+            "anchor": plain(self.anchor),
             "bootstrap": self.bootstrap,
             "reason": self.reason,
         }
@@ -263,8 +252,8 @@ def _make_win_rate(W: NDArray, labels: NDArray, order: NDArray) -> WinRateMatrix
         R = np.where(N > 0, W / N, np.nan)
     No, Ro = N[np.ix_(order, order)], R[np.ix_(order, order)]
     return WinRateMatrix(
-        models=tuple(_label(labels[i]) for i in order),
-        matrix=tuple(tuple(_f(x) for x in row) for row in Ro),
+        models=tuple(plain(labels[i]) for i in order),
+        matrix=tuple(tuple(finite(x) for x in row) for row in Ro),
         counts=tuple(tuple(row) for row in np.rint(No).astype(int).tolist()),
     )
 
@@ -322,7 +311,7 @@ def bradley_terry(
 
     def empty(reason: str, ridge_used: float = 0.0, identifiable: bool = False) -> BradleyTerryResult:
         rows = tuple(
-            ModelRating(_label(labels[i]), None, (None, None), None, (None, None), int(wins[i]),
+            ModelRating(plain(labels[i]), None, (None, None), None, (None, None), int(wins[i]),
                         int(losses[i]), int(ties[i]), int(wins[i] + losses[i] + ties[i]), None)
             for i in range(M)
         )
@@ -374,9 +363,9 @@ def bradley_terry(
 
     rows = tuple(
         ModelRating(
-            model=_label(labels[i]),
+            model=plain(labels[i]),
             rating=float(ratings[i]),
-            ci95=(_f(ci[i, 0]), _f(ci[i, 1])),
+            ci95=(finite(ci[i, 0]), finite(ci[i, 1])),
             rank=int(rank[i]),
             rank_ci95=(int(rank_ci[i, 0]), int(rank_ci[i, 1])) if rank_ci[i, 0] > 0 else (None, None),
             wins=int(wins[i]),
@@ -452,15 +441,15 @@ class PositionBiasStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "rater": _label(self.rater),
+            "rater": plain(self.rater),
             "n_votes": self.n_votes,
             "n_ties": self.n_ties,
-            "tie_share": _f(self.tie_share),
+            "tie_share": finite(self.tie_share),
             "n_decided": self.n_decided,
             "left_wins": self.left_wins,
-            "left_win_rate": _f(self.left_win_rate),
-            "ci95": [_f(self.ci95[0]), _f(self.ci95[1])],
-            "p_value": _f(self.p_value),
+            "left_win_rate": finite(self.left_win_rate),
+            "ci95": [finite(self.ci95[0]), finite(self.ci95[1])],
+            "p_value": finite(self.p_value),
             "reason": self.reason,
         }
 
@@ -516,5 +505,5 @@ def position_bias(
             raise ValueError("rater must have one entry per vote")
         for lab in np.unique(r[keep]):
             m = keep & (r == lab)
-            per.append(_position_stats(y[m], left[m], _label(lab), level))
+            per.append(_position_stats(y[m], left[m], plain(lab), level))
     return PositionBiasResult(overall, tuple(per))

@@ -87,6 +87,8 @@ def rater_figures(
         rated = patterns.codes[r] >= 0
         rest = UnitPatterns(np.delete(patterns.codes, r, axis=0), patterns.weights, patterns.inverse,
                             patterns.n_values)
+        alpha: float | None
+        reason: str | None
         if n_raters - 1 < 2:
             alpha, reason = None, "needs at least two other raters"
         else:

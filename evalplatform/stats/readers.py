@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,6 +42,13 @@ class RatingRow(NamedTuple):
     dimension: Any
     value: Any
     model: Any = None
+
+
+class Place(TypedDict, total=False):
+    """Where a row is, as ``RowError``'s keyword arguments: a file's ``line`` or an iterable's ``row``."""
+
+    line: int
+    row: int
 
 
 class RowError(RatingDataError):
@@ -83,7 +90,7 @@ class LongRatings:
     def __len__(self) -> int:
         return int(self.item.codes.shape[0])
 
-    def locate(self, row: int) -> dict[str, int]:
+    def locate(self, row: int) -> Place:
         """Keyword arguments for ``RowError`` pointing at row ``row``."""
         if self.lines is not None:
             return {"line": int(self.lines[row])}
@@ -125,7 +132,7 @@ def from_rows(rows: Iterable[RatingRow | Sequence[Any] | Mapping[str, Any]]) -> 
                     raise RowError(f"missing key {c!r}", row=i + 1)
             item = (row["item_id"], row["rater"], row.get("dimension", "value"), row["value"], row.get("model"))
         else:
-            item = tuple(row)  # type: ignore[assignment]
+            item = tuple(row)
             if len(item) not in (4, 5):
                 raise RowError("a rating row is (item_id, rater, dimension, value[, model])", row=i + 1)
         for c, v in zip(COLUMNS, (*item, None)[:5], strict=True):
@@ -355,7 +362,7 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
     names = _header(raw[:header_end])
     lines = None if line_of is None else line_of[1:]
 
-    def locate(row: int) -> dict[str, int]:
+    def locate(row: int) -> Place:
         return {"line": int(lines[row])} if lines is not None else {"line": row + 2}
 
     if header_end + 1 >= len(raw):

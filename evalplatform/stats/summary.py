@@ -32,11 +32,20 @@ from evalplatform.stats.agreement import (
 )
 from evalplatform.stats.bootstrap import Estimate, Seed, evaluate, make_rng
 from evalplatform.stats.icc import ICC_FORMS, describe_icc, icc_all, icc_summary
-from evalplatform.stats.matrix import CodedRatings, Label, Level, check_level, collapse_units, factorize
+from evalplatform.stats.jsonable import finite, label_key, label_value
+from evalplatform.stats.matrix import (
+    CodedRatings,
+    Label,
+    Level,
+    Weighting,
+    check_level,
+    collapse_units,
+    factorize,
+)
 from evalplatform.stats.raters import most_disagreed, rater_figures
 from evalplatform.stats.readers import Factor, LongRatings, RatingRow, RowError, from_columns, from_rows
 
-WEIGHTS_BY_LEVEL: dict[str, str | None] = {"nominal": None, "ordinal": "quadratic", "interval": "quadratic",
+WEIGHTS_BY_LEVEL: dict[Level, Weighting] = {"nominal": None, "ordinal": "quadratic", "interval": "quadratic",
                                            "ratio": "quadratic"}
 
 
@@ -74,7 +83,7 @@ def _scale_codes(
     """Value codes of ``rows`` on the dimension's scale, the scale, whether it is numeric, and the level."""
     vcodes = long.value.codes[rows]
     used = np.flatnonzero(np.bincount(vcodes, minlength=len(long.value.labels)))
-    labels = [long.value.labels[i] for i in used]
+    labels = [long.value.labels[i] for i in used.tolist()]
     numbers = [_number(x) for x in labels]
     parses = all(x is not None for x in numbers)
     scale_numeric = scale is not None and all(_number(s) is not None and not isinstance(s, str) for s in scale)
@@ -87,7 +96,7 @@ def _scale_codes(
     code_of = np.full(len(long.value.labels), -1, dtype=np.int64)
     if parses and (lvl != "nominal" or scale is None or scale_numeric):
         for i, x in enumerate(numbers):
-            if not math.isfinite(x):  # type: ignore[arg-type]
+            if x is not None and not math.isfinite(x):
                 raise fail(i, f"{labels[i]!r} is not a finite number (leave the field empty for a missing rating)")
         values = np.asarray(numbers, dtype=float)
         domain = np.unique(values if scale is None else np.asarray([_number(s) for s in scale], dtype=float))
@@ -124,11 +133,12 @@ class Pivot:
         unit_key = long.item.codes[rows] * n_models + model_codes
         unit, unit_keys = _dense(unit_key, len(long.item.labels) * n_models)
         rater, rater_codes = _dense(long.rater.codes[rows], len(long.rater.labels))
-        order = sorted(range(rater_codes.size), key=lambda i: str(long.rater.labels[rater_codes[i]]))
+        rater_names = [long.rater.labels[code] for code in rater_codes.tolist()]
+        order = sorted(range(rater_codes.size), key=lambda i: str(rater_names[i]))
         rank = np.empty(len(order), dtype=np.int64)
         rank[order] = np.arange(len(order))
         rater = rank[rater] if rater.size else rater
-        self.rater_labels = [long.rater.labels[rater_codes[i]] for i in order]
+        self.rater_labels = [rater_names[i] for i in order]
         self.unit_items = unit_keys // n_models
         self.unit_models = unit_keys % n_models
         n_raters, n_units = len(self.rater_labels), unit_keys.size
@@ -163,28 +173,12 @@ class Pivot:
 # JSON
 
 
-def _f(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
 def _ci(ci: tuple[float, float] | None) -> list[float] | None:
     return None if ci is None else [float(ci[0]), float(ci[1])]
 
 
-def _label(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and x.is_integer():
-        return int(x)
-    return x
-
-
-def _key(x: Any) -> str:
-    return str(_label(x))
-
-
 def _coefficient(est: Estimate) -> dict[str, Any]:
-    out: dict[str, Any] = {"value": _f(est.value), "ci95": _ci(est.ci95)}
+    out: dict[str, Any] = {"value": finite(est.value), "ci95": _ci(est.ci95)}
     if est.value is None:
         out["reason"] = est.reason
     elif est.ci95 is None and est.ci_reason:
@@ -209,12 +203,12 @@ def summarize_dimension(
     positions = coded.positions()
     weights = WEIGHTS_BY_LEVEL[lvl]
     pairs = rater_pairs(patterns)
-    cohen = cohen_statistic(patterns, pairs, weights)  # type: ignore[arg-type]
+    cohen = cohen_statistic(patterns, pairs, weights)
     stats = {
         "alpha": _alpha_statistic(patterns, lvl, positions),
         "cohen": cohen,
         "pa": percent_agreement_statistic(patterns),
-        "gwet": gwet_statistic(patterns, weights, positions),  # type: ignore[arg-type]
+        "gwet": gwet_statistic(patterns, weights, positions),
     }
     pre = precondition(patterns)
     fleiss_note: str | None = None
@@ -227,13 +221,13 @@ def summarize_dimension(
     fleiss = est.get("fleiss") or Estimate(None, fleiss_reason, n_units=patterns.n_units)
     if fleiss_note:
         fleiss = replace(fleiss, note=fleiss_note)
-    pair_list = pair_results(cohen, patterns, pairs, weights) if pre is None else ()  # type: ignore[arg-type]
-    names = [_key(r) for r in pv.rater_labels]
+    pair_list = pair_results(cohen, patterns, pairs, weights) if pre is None else ()
+    names = [label_key(r) for r in pv.rater_labels]
 
-    cohen_out: dict[str, Any] = {"weights": weights, "mean": _f(est["cohen"].value), "ci95": _ci(est["cohen"].ci95)}
+    cohen_out: dict[str, Any] = {"weights": weights, "mean": finite(est["cohen"].value), "ci95": _ci(est["cohen"].ci95)}
     cohen_out.update({k: v for k, v in _coefficient(est["cohen"]).items() if k not in ("value", "ci95")})
     cohen_out["pairs"] = [
-        {"raters": [names[p.raters[0]], names[p.raters[1]]], "value": _f(p.value), "n_units": p.n_units,
+        {"raters": [names[p.raters[0]], names[p.raters[1]]], "value": finite(p.value), "n_units": p.n_units,
          **({"reason": p.reason} if p.value is None else {})}
         for p in pair_list
     ]
@@ -243,17 +237,17 @@ def summarize_dimension(
     for label, agg in sorted(zip(pv.model_labels, aggregates, strict=True), key=lambda t: str(t[0])):
         if agg.n == 0:
             continue
-        entry = {"model": _label(label), "mean": _f(agg.mean), "ci95": _ci(agg.mean_ci95), "median": _f(agg.median),
+        entry = {"model": label_value(label), "mean": finite(agg.mean), "ci95": _ci(agg.mean_ci95), "median": finite(agg.median),
                  "median_ci95": _ci(agg.median_ci95), "n": agg.n, "n_ratings": agg.n_ratings,
-                 "distribution": {_key(k): v for k, v in agg.distribution.items()}}
+                 "distribution": {label_key(k): v for k, v in agg.distribution.items()}}
         if agg.reason:
             entry["reason"] = agg.reason
         by_model.append(entry)
     raters_out = []
     for fig in rater_figures(patterns, lvl, positions, pair_list, numeric=coded.numeric):
-        entry = {"rater": names[fig.rater], "n_items": fig.n_items, "alpha_without": _f(fig.alpha_without),
-                 "mean_offset": _f(fig.mean_offset),
-                 "kappa_with": {names[o]: _f(v) for o, v in fig.kappa_with.items()},
+        entry = {"rater": names[fig.rater], "n_items": fig.n_items, "alpha_without": finite(fig.alpha_without),
+                 "mean_offset": finite(fig.mean_offset),
+                 "kappa_with": {names[o]: finite(v) for o, v in fig.kappa_with.items()},
                  "shared_units": {names[o]: n for o, n in fig.shared_with.items()}}
         if fig.alpha_without is None:
             entry["alpha_without_reason"] = fig.alpha_without_reason
@@ -262,13 +256,13 @@ def summarize_dimension(
     for unit, score in (most_disagreed(patterns, lvl, positions, top) if pre is None else []):
         column = coded.codes[:, unit]
         contested.append({
-            "item_id": _label(pv.item_labels[pv.unit_items[unit]]),
-            "model": _label(pv.model_labels[pv.unit_models[unit]]),
-            "disagreement": _f(score),
-            "values": {names[r]: _label(coded.domain[c]) for r, c in enumerate(column) if c >= 0},
+            "item_id": label_value(pv.item_labels[pv.unit_items[unit]]),
+            "model": label_value(pv.model_labels[pv.unit_models[unit]]),
+            "disagreement": finite(score),
+            "values": {names[r]: label_value(coded.domain[c]) for r, c in enumerate(column) if c >= 0},
         })
     out = {
-        "dimension": _label(dimension), "level": lvl, "n_units": patterns.n_units, "n_raters": coded.n_raters,
+        "dimension": label_value(dimension), "level": lvl, "n_units": patterns.n_units, "n_raters": coded.n_raters,
         "n_ratings": pv.n_ratings,
         "krippendorff_alpha": _coefficient(est["alpha"]),
         "cohen_kappa": cohen_out,
@@ -293,7 +287,7 @@ def icc_entry(coded: CodedRatings) -> dict[str, Any]:
     results = icc_all(matrix)
     for form in ICC_FORMS:
         item = entry[form]
-        item["value"], item["F"], item["p_value"] = _f(item["value"]), _f(item["F"]), _f(item["p_value"])
+        item["value"], item["F"], item["p_value"] = finite(item["value"]), finite(item["F"]), finite(item["p_value"])
         item["ci95"] = None if item["ci95"] is None or not all(map(math.isfinite, item["ci95"])) else item["ci95"]
         item["reading"] = describe_icc(results[form])
     return entry

@@ -3,29 +3,22 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
-from rest_framework.response import Response
+from rest_framework import generics, serializers
 from rest_framework.views import APIView
 
-from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects import selectors, services
 from evalplatform.projects.models import Item
 from evalplatform.projects.models import Response as ModelResponse
-from evalplatform.projects.records import ImportRejected
 from evalplatform.projects.uploads import (
     UPLOAD_PARSERS,
     ImportRejectedSerializer,
-    import_refused,
-    upload_from,
+    import_response,
     upload_schema,
 )
-
-LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
 
 
 class ResponseSerializer(serializers.ModelSerializer):
@@ -107,7 +100,7 @@ class ImportSummarySerializer(serializers.Serializer):
 
 
 class ItemImportQuery(serializers.Serializer):
-    update = serializers.BooleanField(
+    update = serializers.BooleanField(  # type: ignore[assignment]  # a field named like Serializer.update
         default=False, help_text="Replace existing items' prompt, reference, metadata and priority and add new responses."
     )
 
@@ -154,12 +147,7 @@ class ItemImport(ProjectScoped, APIView):
     def post(self, request, *args, **kwargs):
         query = ItemImportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        upload = upload_from(request)
-        try:
-            summary = services.import_items(
-                project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
-                update=query.validated_data["update"],
-            )
-        except ImportRejected as exc:
-            return import_refused(exc)
-        return Response(asdict(summary), status=status.HTTP_201_CREATED)
+        return import_response(request, lambda upload: services.import_items(
+            project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
+            update=query.validated_data["update"],
+        ))

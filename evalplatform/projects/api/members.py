@@ -7,17 +7,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import invalid
-from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects import services
 from evalplatform.projects.models import Membership
 
 User = get_user_model()
-LEADS = [IsAuthenticated, IsStaff | IsProjectLead]
 
 
 class MemberSerializer(serializers.ModelSerializer):

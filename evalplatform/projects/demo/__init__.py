@@ -15,10 +15,11 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from evalplatform.accounts.models import User
 from evalplatform.projects.demo.head_to_head import load_head_to_head
 from evalplatform.projects.models import Membership, Project
 from evalplatform.projects.services import add_member, create_project, import_items
@@ -60,8 +61,7 @@ JUDGE = "judge:gpt-judge"
 JUDGE_BIAS = (0.5, 0.55)
 
 
-def _accounts() -> dict[str, object]:
-    User = get_user_model()
+def _accounts() -> dict[str, User]:
     users = {}
     for account in ACCOUNTS:
         user, created = User.objects.get_or_create(username=account.username)
@@ -106,15 +106,15 @@ def _judge_jsonl(project: Project, seed: int = 2027) -> str:
         "rating__task__item__external_id", "rating__task__response_a__model", "dimension__key", "value"
     )
     for item, model, dim, value in scores:
-        panel.setdefault((item, model, dim), []).append(value)
+        panel.setdefault((item, model, dim), []).append(cast(int, value))  # value__isnull=False
     rows = []
     for (item, model, dim), values in panel.items():
         mean = sum(values) / len(values)
-        if dim == "harmless":
-            value = "yes" if mean >= 0.5 else "no"
-        else:
-            value = min(5, max(1, round(mean + offset + rng.gauss(0, noise))))
-        rows.append({"item_id": item, "model": model, "rater": JUDGE, "dimension": dim, "value": value})
+        answer: int | str = (
+            ("yes" if mean >= 0.5 else "no") if dim == "harmless"
+            else min(5, max(1, round(mean + offset + rng.gauss(0, noise))))
+        )
+        rows.append({"item_id": item, "model": model, "rater": JUDGE, "dimension": dim, "value": answer})
     return "\n".join(json.dumps(r) for r in rows) + "\n"
 
 

@@ -73,8 +73,7 @@ def load_head_to_head(*, here, users: dict, model_quality: dict, seed: int = 202
 
 
 def _vote_all(project: Project, raters: list, quality: dict[str, float], draft_effect: dict[int, float], rng) -> None:
-    pairs = {task.pk: (task.response_a, task.response_b)
-             for task in project.tasks.select_related("response_a", "response_b")}
+    pairs = {task.pk: task.responses for task in project.tasks.select_related("response_a", "response_b")}
     for rater in raters:
         for _ in range(VOTED_TICKETS * 3):  # the queue serves the first tickets' pairs first
             held = claim_next(project=project, rater=rater)

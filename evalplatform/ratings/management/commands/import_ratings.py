@@ -1,9 +1,8 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from evalplatform.projects.models import Project
-from evalplatform.projects.records import ImportRejected
+from evalplatform.projects.management.importing import import_file, project_by_slug
 from evalplatform.ratings.importing import import_ratings
 
 
@@ -20,16 +19,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: Path, project: str, format: str | None, automated: bool, **options):
-        target = Project.objects.filter(slug=project).first()
-        if target is None:
-            raise CommandError(f"no project {project!r}", returncode=2)
-        try:
-            handle = file.open("rb")
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc}", returncode=2) from exc
-        try:
-            with handle:
-                summary = import_ratings(project=target, stream=handle, fmt=format, name=file.name, automated=automated)
-        except ImportRejected as exc:
-            raise CommandError(f"{file}: {exc}\n  " + "\n  ".join(exc.lines()), returncode=2) from exc
+        target = project_by_slug(project)
+        with import_file(file) as handle:
+            summary = import_ratings(project=target, stream=handle, fmt=format, name=file.name, automated=automated)
         self.stdout.write(f"{file}: {summary}")

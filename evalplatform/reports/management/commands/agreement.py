@@ -157,7 +157,7 @@ def render_judges(judges: list[dict[str, Any]]) -> str:
 
 class Command(BaseCommand):
     help = "Inter-rater agreement report of a CSV or JSONL ratings file (item_id, rater, value[, dimension, model])."
-    requires_system_checks: list[str] = []  # type: ignore[assignment]
+    requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -188,7 +188,7 @@ class Command(BaseCommand):
             try:
                 scale = [float(p) for p in parts]
             except ValueError:
-                scale = parts  # type: ignore[assignment]
+                scale = parts
         try:
             ratings = read_ratings(path)
             scales = {str(d): scale for d in ratings.dimension.labels} if scale is not None else None

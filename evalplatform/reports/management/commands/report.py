@@ -61,16 +61,18 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         try:
-            report = services.compute(report_id=report.pk)
+            done = services.compute(report_id=report.pk)
         except Exception as exc:
             services.mark_failed(report_id=report.pk, error=services.describe(exc))
             raise CommandError(f"report {report.pk} failed: {services.describe(exc)}") from exc
+        if done is None or done.result is None:  # only if someone deleted or failed it meanwhile
+            raise CommandError(f"report {report.pk} was not computed")
         if options["format"] == "json":
-            self.stdout.write(json.dumps(report.result, indent=2, allow_nan=False, ensure_ascii=False))
+            self.stdout.write(json.dumps(done.result, indent=2, allow_nan=False, ensure_ascii=False))
             return
-        self.stdout.write(f"Report {report.pk} of {project.name} ({project.slug}): {report.n_ratings} ratings, "
-                          f"data sequence {report.data_seq}.\n")
-        self.stdout.write(render_table(report.result))
-        extra = render_extra(report.result)
+        self.stdout.write(f"Report {done.pk} of {project.name} ({project.slug}): {done.n_ratings} ratings, "
+                          f"data sequence {done.data_seq}.\n")
+        self.stdout.write(render_table(done.result))
+        extra = render_extra(done.result)
         if extra:
             self.stdout.write("\n" + extra)
