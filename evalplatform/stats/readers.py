@@ -355,6 +355,16 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
         raise RowError("the file is empty", line=1)
     if not raw.endswith(b"\n"):
         raw += b"\n"
+    dim_name = default_dimension or path.stem
+    if not raw.startswith(b"\n"):
+        # The fast path: a plain file (no quotes) that Arrow reads whole.  A blank line makes Arrow
+        # fail (empty lines are not skipped), so row i is line i + 2 whenever it succeeds.
+        header_end = raw.index(b"\n")
+        names = _header(raw[:header_end])
+        if header_end + 1 < len(raw) and raw.find(b'"', header_end) < 0:
+            factors = _factors_arrow(raw, names)
+            if factors is not None:
+                return _from_factors(factors, dim_name, lines=None)
     line_of: NDArray[np.int64] | None = None
     if raw.startswith(b"\n") or b"\n\n" in raw:
         raw, line_of = _drop_blank_lines(raw)
@@ -367,7 +377,6 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
 
     if header_end + 1 >= len(raw):
         raise RowError("the file has a header but no ratings", line=2)
-    dim_name = default_dimension or path.stem
     if raw.find(b'"', header_end) >= 0:
         body = raw[header_end + 1 :]
         try:
@@ -380,13 +389,20 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
         cols.setdefault("model", [None] * n)
         return _assemble({c: cols[c] for c in COLUMNS}, locate=lambda i: {"line": int(row_lines[i])},
                          lines=row_lines)
-    factors = _factors_arrow(raw, names) if lines is None else None
-    if factors is None:
-        buf, starts, ends = _split_fast(raw, len(names), locate, names, header_end + 1)
-        factors = {
-            c: _factor_bytes(buf, starts[:, names.index(c)], ends[:, names.index(c)], locate, c)
-            for c in COLUMNS if c in names
-        }
+    buf, starts, ends = _split_fast(raw, len(names), locate, names, header_end + 1)
+    factors = {
+        c: _factor_bytes(buf, starts[:, names.index(c)], ends[:, names.index(c)], locate, c)
+        for c in COLUMNS if c in names
+    }
+    return _from_factors(factors, dim_name, lines=lines)
+
+
+def _from_factors(factors: dict[str, Factor], dim_name: str, *, lines: NDArray[np.int64] | None) -> LongRatings:
+    """LongRatings from factorised CSV columns: empty keys refused, empty values missing, no model = None."""
+
+    def locate(row: int) -> Place:
+        return {"line": int(lines[row])} if lines is not None else {"line": row + 2}
+
     n = factors["item_id"].codes.shape[0]
     for c in ("item_id", "rater", "dimension"):
         f = factors.get(c)
@@ -409,13 +425,13 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
 def _factors_arrow(raw: bytes, names: list[str]) -> dict[str, Factor] | None:
     """Factorise the columns with Apache Arrow's CSV reader (C++, multithreaded), or None.
 
-    Only for plain files: no quotes and no blank lines (checked by the caller), so row i is line
-    i + 2 and every later message can name its line.  Anything Arrow refuses (ragged rows, invalid
-    UTF-8) returns None, and the numpy parser below finds and names the bad line.
+    Only for plain files: no quotes (checked by the caller) and no blank lines (Arrow is told not to
+    skip them, so one makes the row ragged), so row i is line i + 2 and every later message can name
+    its line.  Anything Arrow refuses (ragged rows, invalid UTF-8) returns None, and the numpy parser
+    finds and names the bad line.  Arrow builds each column's dictionary as it parses.
     """
     try:
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.csv as pacsv
     except ImportError:  # pragma: no cover - pyarrow is a declared dependency
         return None
@@ -424,19 +440,21 @@ def _factors_arrow(raw: bytes, names: list[str]) -> dict[str, Factor] | None:
         table = pacsv.read_csv(
             pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=1 << 22),
-            parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False),
+            parse_options=pacsv.ParseOptions(quote_char=False, newlines_in_values=False, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string()),
+                include_columns=wanted, column_types=dict.fromkeys(wanted, pa.dictionary(pa.int32(), pa.string())),
                 strings_can_be_null=False, quoted_strings_can_be_null=False,
             ),
-        )
+        ).unify_dictionaries()
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError):
+        return None
+    if table.num_rows == 0:
         return None
     factors: dict[str, Factor] = {}
     for c in wanted:
-        encoded = pc.dictionary_encode(table.column(c)).combine_chunks()
-        codes = np.asarray(encoded.indices, dtype=np.int64)
-        factors[c] = Factor(codes, encoded.dictionary.to_pylist())
+        chunks = table.column(c).chunks
+        codes = np.concatenate([np.asarray(chunk.indices) for chunk in chunks]).astype(np.int64)
+        factors[c] = Factor(codes, chunks[0].dictionary.to_pylist())
     return factors
 
 
