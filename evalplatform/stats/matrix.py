@@ -193,6 +193,16 @@ def factorize(keys: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.in
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
+    low, high = int(keys.min()), int(keys.max())
+    if low >= 0 and high < max(4 * n, 1 << 16):
+        # Few possible keys (rating patterns on a short scale): count them instead of sorting.
+        sizes_all = np.bincount(keys, minlength=high + 1)
+        present = np.flatnonzero(sizes_all)
+        group_of = np.zeros(high + 1, dtype=np.int64)
+        group_of[present] = np.arange(present.size)
+        first_at = np.empty(high + 1, dtype=np.int64)
+        first_at[keys[::-1]] = np.arange(n - 1, -1, -1)  # one element per key (numpy writes the first)
+        return first_at[present], group_of[keys], sizes_all[present]
     order = np.argsort(keys)
     ordered = keys[order]
     starts = np.empty(n, dtype=bool)
