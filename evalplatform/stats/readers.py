@@ -357,8 +357,8 @@ def read_csv(path: str | Path, *, default_dimension: str | None = None) -> LongR
         raw += b"\n"
     dim_name = default_dimension or path.stem
     if not raw.startswith(b"\n"):
-        # The fast path: a plain file (no quotes) that Arrow reads whole.  A blank line makes Arrow
-        # fail (empty lines are not skipped), so row i is line i + 2 whenever it succeeds.
+        # The fast path: a plain file (no quotes) that Arrow reads whole; it gives up on a blank line,
+        # so row i is line i + 2 whenever it succeeds.
         header_end = raw.index(b"\n")
         names = _header(raw[:header_end])
         if header_end + 1 < len(raw) and raw.find(b'"', header_end) < 0:
@@ -425,10 +425,11 @@ def _from_factors(factors: dict[str, Factor], dim_name: str, *, lines: NDArray[n
 def _factors_arrow(raw: bytes, names: list[str]) -> dict[str, Factor] | None:
     """Factorise the columns with Apache Arrow's CSV reader (C++, multithreaded), or None.
 
-    Only for plain files: no quotes (checked by the caller) and no blank lines (Arrow is told not to
-    skip them, so one makes the row ragged), so row i is line i + 2 and every later message can name
-    its line.  Anything Arrow refuses (ragged rows, invalid UTF-8) returns None, and the numpy parser
-    finds and names the bad line.  Arrow builds each column's dictionary as it parses.
+    Only for plain files: no quotes (checked by the caller) and no blank lines, so row i is line i + 2
+    and every later message can name its line.  Arrow is told to keep empty lines, where it gives a
+    row of empty fields: an empty ``item_id`` sends the file to the numpy parser, which drops blank
+    lines and names the line of a truly empty field.  Anything Arrow refuses (ragged rows, invalid
+    UTF-8) returns None too.  Arrow builds each column's dictionary as it parses.
     """
     try:
         import pyarrow as pa
@@ -455,6 +456,8 @@ def _factors_arrow(raw: bytes, names: list[str]) -> dict[str, Factor] | None:
         chunks = table.column(c).chunks
         codes = np.concatenate([np.asarray(chunk.indices) for chunk in chunks]).astype(np.int64)
         factors[c] = Factor(codes, chunks[0].dictionary.to_pylist())
+    if "" in factors["item_id"].labels:
+        return None  # a blank line (a row of empty fields here) or an empty id: the numpy parser sorts them out
     return factors
 
 

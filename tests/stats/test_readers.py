@@ -73,6 +73,16 @@ def test_blank_lines_keep_line_numbers(tmp_path):
         read_csv(write(tmp_path, "b.csv", text))
 
 
+def test_blank_lines_in_a_plain_file_are_skipped_and_later_lines_keep_their_numbers(tmp_path):
+    # A plain file (no quotes) is read by Arrow; a blank line makes Arrow refuse it, and the numpy
+    # parser that takes over must give the same ratings and name the original line of an error.
+    plain = "item_id,rater,dimension,value\n1,a,acc,3\n1,b,acc,4\n2,a,acc,\n"
+    gappy = "item_id,rater,dimension,value\n1,a,acc,3\n\n1,b,acc,4\n\n2,a,acc,\n\n"
+    assert rows_of(read_csv(write(tmp_path, "p.csv", plain))) == rows_of(read_csv(write(tmp_path, "g.csv", gappy)))
+    with pytest.raises(RowError, match=r"^line 5, field 'rater': is empty"):
+        read_csv(write(tmp_path, "e.csv", "item_id,rater,value\n1,a,3\n\n1,b,4\n2,,5\n"))
+
+
 @pytest.mark.parametrize(("text", "pattern"), [
     ("", r"^line 1: the file is empty"),
     ("  \n\n", r"^line 1: the file is empty"),
