@@ -76,3 +76,32 @@ def test_health_reports_an_unreachable_broker(client, settings, admin_user):
     detail = client.get("/health/").json()
     assert "Connection" in detail["checks"]["redis"]["error"] or "Error" in detail["checks"]["redis"]["error"]
     assert detail["checks"]["workers"] == {"ok": False, "error": "broker unreachable"}
+
+
+def _database_options(env: dict[str, str]) -> str:
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DJANGO_SETTINGS_MODULE"}}
+    code = "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env={**base, **env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_postgresql_uses_prepared_statements_unless_told_not_to(tmp_path):
+    url = {"DATABASE_URL": "postgres://u:p@db.example:5432/evalplatform", "EVAL_VAR_DIR": str(tmp_path)}
+    assert "'server_side_binding': True" in _database_options(url)
+    assert "server_side_binding" not in _database_options({**url, "DATABASE_PREPARED_STATEMENTS": "0"})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_query_run_repeatedly_on_postgresql_is_prepared_on_the_server():
+    from django.db import connection
+
+    from evalplatform.projects.models import Project
+
+    for _ in range(8):
+        list(Project.objects.filter(slug="no-such-project"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%projects_project%"])
+        assert cursor.fetchone()[0] >= 1
