@@ -4,7 +4,8 @@ For each database (SQLite file, PostgreSQL) and project size (10,000 and 100,000
 it builds a fresh database, starts gunicorn, and has raters call ``POST /api/projects/{id}/next/``
 then ``POST /api/assignments/{id}/submit/`` in a loop: one rater alone, then 20 raters at once
 (each a thread with its own keep-alive connection) with no pause at all (a stress test: the server's
-throughput), then 20 raters who think ~2 s between reading an item and submitting (as people do).
+throughput), then one rater and 20 raters who think ~2 s between reading an item and submitting (as
+people do).
 It prints p50/p95/p99 per call and the 100k/10k ratio of next-item p50 (goal: p50 <= 15 ms,
 p95 <= 40 ms, 100k within 1.3x of 10k).
 
@@ -208,7 +209,9 @@ def run_config(backend: str, items: int, args) -> list[dict]:
         results = []
         runs = [(1, args.iterations, 0.0), (args.raters, args.iterations, 0.0)]
         if args.think:
-            runs.append((args.raters, args.think_iterations, args.think))
+            # One rater who thinks too: the baseline that shows what the pauses alone cost (an idle
+            # machine answers a little slower than a busy one) apart from what 20 at once cost.
+            runs += [(1, args.think_iterations, args.think), (args.raters, args.think_iterations, args.think)]
         for n, iterations, think in runs:
             row = measure(port, info["tokens"], info["project"], n, iterations, args.warmup, think)
             results.append({"backend": backend, "items": items, **row})
@@ -248,7 +251,7 @@ def main() -> None:
               f"{r['next_p50']:>6} {r['next_p95']:>6} {r['next_p99']:>6}   "
               f"{r['submit_p50']:>6} {r['submit_p95']:>6} {r['submit_p99']:>6}   {r['ratings_per_s']:>8} {r['errors']:>6}")
     for backend in args.backends.split(","):
-        for n, think in ((1, 0.0), (args.raters, 0.0), (args.raters, args.think)):
+        for n, think in ((1, 0.0), (args.raters, 0.0), (1, args.think), (args.raters, args.think)):
             rows = {r["items"]: r for r in results
                     if r["backend"] == backend and r["raters"] == n and r["think_s"] == think}
             if 10000 in rows and 100000 in rows:
