@@ -20,6 +20,7 @@ from scipy import sparse, stats
 from scipy.sparse import csgraph
 from scipy.special import expit
 
+from evalplatform.stats.bootstrap import one_blas_thread
 from evalplatform.stats.jsonable import finite, plain
 
 #: Ridge (Gaussian prior precision on the natural-log strengths) applied when the maximum-likelihood
@@ -394,18 +395,19 @@ def _bootstrap(
     out = np.empty((n_boot, M))
     n_reg = n_fail = 0
     fallback = ridge if ridge > 0 else AUTO_RIDGE
-    for start in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - start)
-        draws = rng.integers(0, n_prompts, size=(b, n_prompts))
-        counts = np.bincount((draws + (np.arange(b) * n_prompts)[:, None]).ravel(), minlength=b * n_prompts)
-        Wb = np.asarray(PT @ counts.reshape(b, n_prompts).T.astype(float)).T.reshape(b, M, M)
-        ident = _strongly_connected(Wb)
-        lam = np.where(ident, ridge, fallback)
-        th, conv = _bt_newton(Wb, theta_hat, lam)
-        th[~conv] = np.nan
-        out[start : start + b] = th
-        n_reg += int((~ident).sum()) if ridge == 0 else 0
-        n_fail += int((~conv).sum())
+    with one_blas_thread():  # thousands of M x M solves: OpenBLAS threads only slow them down
+        for start in range(0, n_boot, chunk):
+            b = min(chunk, n_boot - start)
+            draws = rng.integers(0, n_prompts, size=(b, n_prompts))
+            counts = np.bincount((draws + (np.arange(b) * n_prompts)[:, None]).ravel(), minlength=b * n_prompts)
+            Wb = np.asarray(PT @ counts.reshape(b, n_prompts).T.astype(float)).T.reshape(b, M, M)
+            ident = _strongly_connected(Wb)
+            lam = np.where(ident, ridge, fallback)
+            th, conv = _bt_newton(Wb, theta_hat, lam)
+            th[~conv] = np.nan
+            out[start : start + b] = th
+            n_reg += int((~ident).sum()) if ridge == 0 else 0
+            n_fail += int((~conv).sum())
     return out, n_reg, n_fail
 
 
