@@ -160,3 +160,19 @@ def test_evaluate_precondition_and_no_bootstrap():
     one = UnitStatistic(np.ones((1, 1)), stat.finish, ())
     est = evaluate({"s": one}, np.array([1.0]), bootstrap=10)["s"]
     assert est.ci95 is None and est.ci_reason == "needs at least two units to resample"
+
+
+def test_the_same_seed_gives_the_same_resamples_on_any_number_of_threads(monkeypatch):
+    # Enough patterns x resamples for the threaded path; the blocks must not be sized by the thread count.
+    from evalplatform.stats import bootstrap
+
+    rng = np.random.default_rng(8)
+    weights = rng.integers(1, 40, 3_000).astype(float)
+    values = rng.normal(size=(3_000, 2))
+    stat = UnitStatistic(values, lambda t: (t[:, 0] / (1 + np.abs(t[:, 1])), np.zeros(t.shape[0], dtype=np.int64)), ())
+    assert weights.size * 1_000 >= bootstrap.PARALLEL_CELLS
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(bootstrap, "THREADS", threads)
+        runs.append(replicate({"s": stat}, weights, 1_000, 11)["s"])
+    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
