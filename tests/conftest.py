@@ -18,6 +18,13 @@ def missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture
+def no_report_refresh(monkeypatch):
+    """Ratings committed in the test do not schedule report refreshes (the test settings would run each
+    one synchronously): for tests about something else than reports, where they only cost time."""
+    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
+
+
 @pytest.fixture(autouse=True)
 def _service_markers(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":

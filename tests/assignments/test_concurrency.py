@@ -22,16 +22,10 @@ from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import SubmitConflict, submit_rating
 from tests.assignments.invariants import assert_queue_invariants
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 User = get_user_model()
 GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    # Each committed rating schedules a report refresh, which the test settings run synchronously:
-    # statistics in every rater thread would only slow these tests down, not test the queue.
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def run_at_once(n: int, work: Callable[[int], Any], timeout: float = 120) -> list[Any]:

@@ -11,13 +11,9 @@ from evalplatform.quality.models import Adjudication
 from evalplatform.quality.services import compute_quality
 from tests.quality.conftest import member, rate
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 EVIL = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1"> [link](javascript:window.__xss=1)'
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def test_a_lead_adjudicates_a_split_item(page, login, make_project):

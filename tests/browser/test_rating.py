@@ -14,14 +14,9 @@ from evalplatform.assignments.services import claim_next
 from evalplatform.projects.services import import_items
 from evalplatform.ratings.models import Rating
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 EVIL = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1"> [link](javascript:window.__xss=1)'
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    # Report refreshes run synchronously under the test settings; they are not what is tested here.
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def current_assignment(page) -> str:

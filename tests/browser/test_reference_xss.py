@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from evalplatform.projects.services import import_items
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 PAYLOADS = (
     "<script>window.__xss=1</script>",
     '<img src=x onerror="window.__xss=1">',
@@ -19,10 +19,6 @@ PAYLOADS = (
 )
 REFERENCE = "Ideal answer, **bold**.\n\n" + "\n\n".join(PAYLOADS)
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def add_items(project, *records):

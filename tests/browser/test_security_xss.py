@@ -30,7 +30,7 @@ from evalplatform.ratings.models import Rating
 from rubrics.models import Dimension, RubricVersion
 from tests.security.hostile import IDS, build_hostile
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 
 DOM_HAZARDS = r"""() => {
   const bad = [];
@@ -158,10 +158,6 @@ def admin_pages(h) -> list[str]:
         "/api/docs/", f"/api/projects/{h.main.pk}/items/?format=api",
     ]
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def tolerated(url: str, message: str) -> bool:

@@ -18,12 +18,8 @@ from evalplatform.reports import services as reports
 from rubrics.services import import_rubric
 from tests.comparisons.test_per_response import DUEL_RUBRIC
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
 
 
 def assert_page_clean(page) -> None:

@@ -51,3 +51,8 @@ def tasks_of():
         return list(Task.objects.filter(project=project).select_related("item").order_by("id"))
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def _no_report_refresh(no_report_refresh):
+    """Every test here is about something other than reports."""

@@ -29,10 +29,6 @@ pytestmark = pytest.mark.django_db
 ACCURACY = {"alice": [4, 1, 2, 5], "bob": [4, 3, 2, 1], "carol": [4, 5, 2, 1]}
 
 
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
-
 
 @pytest.fixture
 def rated(project):

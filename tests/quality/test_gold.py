@@ -15,10 +15,6 @@ from tests.quality.conftest import client_for, member, rate
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
-
 
 def tasks(project) -> list[Task]:
     return list(Task.objects.filter(project=project).order_by("id"))

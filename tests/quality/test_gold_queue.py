@@ -24,10 +24,6 @@ pytestmark = pytest.mark.django_db
 GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
-
 
 def make_gold(project, n: int) -> list[Task]:
     tasks = list(Task.objects.filter(project=project).order_by("id")[:n])

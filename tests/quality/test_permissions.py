@@ -20,10 +20,6 @@ PAGES = ("quality-overview", "quality-gold", "quality-adjudication")
 POSTS = ("quality-settings", "quality-recompute", "quality-gold")
 
 
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
-
 
 @pytest.fixture
 def setup(project):

@@ -13,12 +13,6 @@ from evalplatform.quality.models import QualitySnapshot
 from evalplatform.quality.services import compute_quality, set_gold, update_quality_settings
 from tests.quality.conftest import client_for, member, rate
 
-
-@pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
-
-
 # --- pure figures ---------------------------------------------------------------------------------
 
 

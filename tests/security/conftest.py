@@ -10,8 +10,8 @@ from tests.security.world import build_world
 
 
 @pytest.fixture(autouse=True)
-def _no_report_refresh(monkeypatch):
-    monkeypatch.setattr("evalplatform.reports.services.schedule_refresh", lambda **kwargs: False)
+def _no_report_refresh(no_report_refresh):
+    """Every test here is about something other than reports."""
 
 
 @pytest.fixture(autouse=True)
