@@ -95,7 +95,7 @@ _cache: dict[tuple[int, datetime], dict[str, Scale]] = {}
 def scales_for(version: RubricVersion | int) -> dict[str, Scale]:
     """Each dimension's ``Scale`` by key, in rubric order; compiled once per process for a published
     version (``selectors.once_per_published_version``)."""
-    return once_per_published_version(_cache, version if isinstance(version, int) else version.pk, _compile)
+    return once_per_published_version(_cache, version, _compile)
 
 
 def _compile(version_id: int) -> dict[str, Scale]:

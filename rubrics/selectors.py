@@ -60,18 +60,24 @@ def rubric_with_versions(user, pk: int) -> Rubric | None:
     )
 
 
-def once_per_published_version(cache: dict[tuple[int, datetime], T], version_id: int,
+def once_per_published_version(cache: dict[tuple[int, datetime], T], version: int | RubricVersion,
                                build: Callable[[int], T]) -> T:
     """``build(version_id)``, kept in ``cache`` for the life of the process once the version is published.
 
     A published version never changes, so what is built from it holds for good; a draft is built
     anew on every call.  The key holds the publication time too, so a database that reuses ids (as
-    tests do) never sees a stale entry.  Costs one small query per call.
+    tests do) never sees a stale entry.  Given an id this costs one small query per call; given a
+    ``RubricVersion`` already read (say, joined to the project in the caller's own query) it costs none.
     """
-    published_at = (
-        RubricVersion.objects.filter(pk=version_id, status=RubricVersion.Status.PUBLISHED)
-        .values_list("published_at", flat=True).first()
-    )
+    if isinstance(version, RubricVersion):
+        version_id = version.pk
+        published_at = version.published_at if version.status == RubricVersion.Status.PUBLISHED else None
+    else:
+        version_id = version
+        published_at = (
+            RubricVersion.objects.filter(pk=version_id, status=RubricVersion.Status.PUBLISHED)
+            .values_list("published_at", flat=True).first()
+        )
     if published_at is None:
         return build(version_id)
     key = (version_id, published_at)

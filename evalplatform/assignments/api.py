@@ -25,10 +25,14 @@ from evalplatform.api_errors import conflict
 from evalplatform.assignments import services
 from evalplatform.assignments.models import Assignment
 from evalplatform.assignments.selectors import assignments_visible_to, shown_responses
-from evalplatform.permissions import IsOwner, IsProjectRater, IsStaff, ProjectScoped
+from evalplatform.permissions import IsOwner, IsProjectRater, IsStaff
+from evalplatform.projects.models import Task
+from evalplatform.projects.selectors import project_for
 from rubrics.api import RubricVersionSerializer
 from rubrics.models import RubricVersion
 from rubrics.selectors import once_per_published_version, with_dimensions
+
+MAX_ID = 2**63 - 1  # the largest id a database column holds; a larger one in a URL names nothing
 
 
 class ItemForRaterSerializer(serializers.Serializer):
@@ -70,7 +74,12 @@ class AssignmentBriefSerializer(serializers.ModelSerializer):
 
 
 class AssignmentSerializer(AssignmentBriefSerializer):
-    """What a rater needs to rate: the item, the responses in the order shown, and the rubric."""
+    """What a rater needs to rate: the item, the responses in the order shown, and the rubric.
+
+    The fields below describe the output (the schema); ``assignment_data`` writes it, in one pass
+    over objects the caller has usually loaded already, because this is the body of every next-item
+    call.  A test holds the two to the same output.
+    """
 
     item = serializers.SerializerMethodField()
     responses = serializers.SerializerMethodField(
@@ -83,13 +92,12 @@ class AssignmentSerializer(AssignmentBriefSerializer):
         fields = [*AssignmentBriefSerializer.Meta.fields, "skip_reason", "responses", "rubric_version"]
         read_only_fields = fields
 
+    def to_representation(self, instance: Assignment) -> dict:
+        return assignment_data(instance, rating_id=_rating_id(instance))
+
     @extend_schema_field(ItemForRaterSerializer)
     def get_item(self, assignment: Assignment) -> dict:
-        item = assignment.task.item
-        return {
-            "id": item.pk, "external_id": item.external_id, "prompt": item.prompt,
-            "reference": item.reference if assignment.project.show_reference else None, "metadata": item.metadata,
-        }
+        return _item_data(assignment)
 
     @extend_schema_field(ShownResponseSerializer(many=True))
     def get_responses(self, assignment: Assignment) -> list[dict]:
@@ -97,17 +105,43 @@ class AssignmentSerializer(AssignmentBriefSerializer):
 
     @extend_schema_field(RubricVersionSerializer)
     def get_rubric_version(self, assignment: Assignment) -> dict:
-        return rubric_version_data(assignment.project.rubric_version_id)
+        return rubric_version_data(assignment.project.rubric_version)
+
+
+def _item_data(assignment: Assignment) -> dict:
+    item = assignment.task.item
+    return {
+        "id": item.pk, "external_id": item.external_id, "prompt": item.prompt,
+        "reference": item.reference if assignment.project.show_reference else None, "metadata": item.metadata,
+    }
+
+
+_when = serializers.DateTimeField()
+
+
+def assignment_data(assignment: Assignment, *, rating_id: int | None) -> dict:
+    """``AssignmentSerializer``'s output for an assignment with its project (and the project's rubric
+    version), task, item and responses loaded; ``rating_id`` is its rating's id, if it has one."""
+    return {
+        "id": assignment.pk, "project": assignment.project_id, "status": assignment.status,
+        "item": _item_data(assignment), "leased_at": _when.to_representation(assignment.leased_at),
+        "lease_expires_at": _when.to_representation(assignment.lease_expires_at),
+        "finished_at": _when.to_representation(assignment.finished_at) if assignment.finished_at else None,
+        "rating": rating_id,
+        "skip_reason": assignment.skip_reason,
+        "responses": [{"label": shown.side, "text": shown.text} for shown in shown_responses(assignment)],
+        "rubric_version": rubric_version_data(assignment.project.rubric_version),
+    }
 
 
 _published_versions: dict[tuple[int, datetime], dict] = {}
 
 
-def rubric_version_data(version_id: int) -> dict:
+def rubric_version_data(version: RubricVersion | int) -> dict:
     """The serialised rubric version sent with every task, built once per process for a published
     version (``rubrics.selectors.once_per_published_version``); a project's version is published."""
     return once_per_published_version(
-        _published_versions, version_id,
+        _published_versions, version,
         lambda pk: RubricVersionSerializer(with_dimensions(RubricVersion.objects.filter(pk=pk)).get()).data,
     )
 
@@ -117,10 +151,14 @@ def render_assignment(assignment_id: int, user, *, status_code: int = status.HTT
     return Response(AssignmentSerializer(assignment).data, status=status_code)
 
 
-class NextTask(ProjectScoped, APIView):
-    """Your current task in this project, or a lease on the next one; 204 when nothing is left for you."""
+class NextTask(APIView):
+    """Your current task in this project, or a lease on the next one; 204 when nothing is left for you.
 
-    permission_classes = [IsAuthenticated, IsProjectRater]
+    The claim reads the rater's membership with the project, so this call checks the role and serves
+    the task in one transaction and, for a new lease, answers without reading anything again.
+    """
+
+    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=None,
@@ -128,18 +166,26 @@ class NextTask(ProjectScoped, APIView):
             200: AssignmentSerializer,
             204: OpenApiResponse(description="Nothing is left for you to rate in this project."),
             403: OpenApiResponse(description="You are not a rater here, or your work here is paused."),
+            404: OpenApiResponse(description="No such project (or not one you may see)."),
         },
     )
-    def post(self, request, *args, **kwargs):
+    def post(self, request, project_id: int, *args, **kwargs):
+        if project_id > MAX_ID:
+            raise Http404("No such project.")
         try:
-            assignment = services.claim_next(project=self.get_project(), rater=request.user)
-        except (services.NotARater, services.RaterPaused) as exc:
+            assignment = services.claim_next(project=project_id, rater=request.user)
+        except services.NotARater as exc:
+            project_for(request.user, pk=project_id)  # a project you may not see is a 404, not a 403
+            raise PermissionDenied(str(exc) if request.user.is_automated else IsProjectRater.message) from exc
+        except services.RaterPaused as exc:
             raise PermissionDenied(str(exc)) from exc
         except services.QueueError as exc:
             raise conflict(exc) from exc
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return render_assignment(assignment.pk, request.user)
+        if Task.item.is_cached(assignment.task):
+            return Response(assignment_data(assignment, rating_id=None))  # a new lease, everything at hand
+        return render_assignment(assignment.pk, request.user)  # the lease the rater already held
 
 
 class AssignmentMixin(APIView):
@@ -151,14 +197,14 @@ class AssignmentMixin(APIView):
         return assignment
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """A database id: a whole number in the id range (an overlong one is a 400, not an overflow)."""
 
     field_class = forms.IntegerField
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, min_value=1, max_value=2**63 - 1, **kwargs)
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class AssignmentFilter(filters.FilterSet):

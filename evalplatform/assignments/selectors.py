@@ -294,7 +294,7 @@ def assignments_visible_to(user):
     Joined with what the rater is shown (item, responses, project) and their rating, if any.
     """
     assignments = Assignment.objects.select_related(
-        "project", "task__item", "task__response_a", "task__response_b", "rating"
+        "project__rubric_version", "task__item", "task__response_a", "task__response_b", "rating"
     )
     if user.is_staff:
         return assignments

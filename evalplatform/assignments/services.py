@@ -45,31 +45,38 @@ def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
-def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assignment | None:
+def claim_next(*, project: Project | int, rater, now: datetime | None = None) -> Assignment | None:
     """The rater's current lease in this project, or a new lease on the next task, or None.
 
     Order: highest priority first, then tasks other raters have started (so started tasks finish
     before new ones open), then import order; or random order if the project says so.
+
+    ``project`` may be a bare id: the project's settings are read with the rater's locked membership
+    either way (one query).  A new lease comes back with ``project`` (and its rubric version) and
+    ``task`` (with its item and responses) filled in, so showing it needs no further query.
     """
     now = _now(now)
+    project_id = project if isinstance(project, int) else project.pk
     if getattr(rater, "is_automated", False):
         raise NotARater("automated raters are never served tasks")
     if Assignment.objects.filter(
-        project=project, status=Assignment.Status.ACTIVE, lease_expires_at__lte=now
+        project_id=project_id, status=Assignment.Status.ACTIVE, lease_expires_at__lte=now
     ).exists():
-        expire_leases(project=project, now=now)
+        expire_leases(project=project_id, now=now)
     # A lost race on a candidate means that task just filled, so each retry looks at a shorter list;
     # the bound only guards against a bug turning this into a busy loop.
     for attempt in range(MAX_CLAIM_ATTEMPTS):
         with transaction.atomic():
             # Locking the rater's membership serialises one rater's own requests (a double click
-            # gets the same lease back) without making different raters wait for each other.
+            # gets the same lease back) without making different raters wait for each other.  The
+            # project comes with it, unlocked (OF self), read inside this transaction.
             membership = (
-                Membership.objects.select_for_update()
-                .filter(project=project, user=rater, role=Membership.Role.RATER).only("paused").first()
+                Membership.objects.select_for_update(of=("self",)).select_related("project__rubric_version")
+                .filter(project_id=project_id, user=rater, role=Membership.Role.RATER).first()
             )
             if membership is None:
                 raise NotARater("you are not a rater in this project")
+            project = membership.project
             held = _current_lease(project, rater, now)
             if held is not None:
                 return held
@@ -90,7 +97,7 @@ def claim_next(*, project: Project, rater, now: datetime | None = None) -> Assig
             if not grabbed:
                 continue  # filled between our read and our write (SQLite only); try the next one
             return Assignment.objects.create(
-                project=project, task_id=task.pk, rater=rater, status=Assignment.Status.ACTIVE,
+                project=project, task=task, rater=rater, status=Assignment.Status.ACTIVE,
                 swapped=task.response_b_id is not None and random.random() < 0.5,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
             )
@@ -131,7 +138,8 @@ def _locked_first(candidates, *, wait: bool = False) -> Task | None:
         # reference (a rating or a consensus label being inserted takes FOR KEY SHARE on its task)
         # are not skipped; FOR UPDATE would skip them and tell raters the queue is empty.
         candidates = candidates.select_for_update(skip_locked=not wait, no_key=True, of=("self",))
-    return candidates.only("id", "response_b_id").first()
+    # With the item and responses (what the rater is shown) joined in; only the task row is locked.
+    return candidates.select_related("item", "response_a", "response_b").first()
 
 
 def _pick_task(project: Project, rater, *, gold: bool = False, wait: bool = False) -> Task | None:
@@ -163,16 +171,17 @@ def skip(*, assignment: Assignment, reason: str = "", now: datetime | None = Non
     return assignment
 
 
-def expire_leases(*, project: Project | None = None, now: datetime | None = None, batch: int = 500) -> int:
-    """Return lapsed leases to the queue.  Safe to run from many places at once: each lease is
-    expired by a conditional update, so a lease is counted back exactly once."""
+def expire_leases(*, project: Project | int | None = None, now: datetime | None = None, batch: int = 500) -> int:
+    """Return lapsed leases to the queue (of one project, by object or id, or of all).  Safe to run
+    from many places at once: each lease is expired by a conditional update, so a lease is counted
+    back exactly once."""
     now = _now(now)
     expired = 0
     while True:
         with transaction.atomic():
             lapsed = Assignment.objects.filter(status=Assignment.Status.ACTIVE, lease_expires_at__lte=now)
             if project is not None:
-                lapsed = lapsed.filter(project=project)
+                lapsed = lapsed.filter(project_id=project if isinstance(project, int) else project.pk)
             if connection.features.has_select_for_update_skip_locked:
                 lapsed = lapsed.select_for_update(skip_locked=True)
             rows = list(lapsed.values_list("id", "task_id")[:batch])

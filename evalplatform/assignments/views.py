@@ -20,7 +20,7 @@ from evalplatform.assignments import selectors
 from evalplatform.assignments.forms import rating_input, skip_reason
 from evalplatform.assignments.models import Assignment
 from evalplatform.assignments.services import NotARater, QueueError, RaterPaused, claim_next, skip
-from evalplatform.projects.models import Project
+from evalplatform.projects.models import Project, Task
 from evalplatform.projects.selectors import project_for
 from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
 
@@ -70,7 +70,8 @@ def _next_context(request: HttpRequest, project: Project) -> dict:
     if assignment is None:
         return {"project": project, "state": "empty",
                 "progress": selectors.rater_progress(project=project, rater=request.user)}
-    assignment = selectors.assignment_for(user=request.user, project=project, pk=assignment.pk)
+    if not Task.item.is_cached(assignment.task):  # a lease held from before: read it with what it shows
+        assignment = selectors.assignment_for(user=request.user, project=project, pk=assignment.pk)
     return _task_context(request, project, assignment)
 
 

@@ -6,6 +6,8 @@ answers 200 with the same rating.  Exports stream, so a project of any size down
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.http import Http404
 from django.urls import path
 from django_filters import rest_framework as filters
@@ -30,10 +32,11 @@ from evalplatform.projects.uploads import (
 )
 from evalplatform.ratings import exports
 from evalplatform.ratings.importing import import_ratings
-from evalplatform.ratings.models import Rating
+from evalplatform.ratings.models import Rating, Score
 from evalplatform.ratings.selectors import ratings_visible_to
 from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
 from rubrics.models import Dimension
+from rubrics.scales import scales_for
 
 
 class RatingSerializer(serializers.ModelSerializer):
@@ -55,20 +58,43 @@ class RatingSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "object", "additionalProperties": {"oneOf": [{"type": "integer"}, {"type": "string"}]}})
     def get_scores(self, rating: Rating) -> dict:
-        swapped = rating.assignment is not None and rating.assignment.swapped
-        scores: dict[str, int | str | None] = {}
-        for score in rating.scores.all():
-            dim = score.dimension
-            if score.response_id is not None:
-                left = score.response_id == (rating.task.response_b_id if swapped else rating.task.response_a_id)
-                scores[f"{dim.key}.{'a' if left else 'b'}"] = score.value
-            elif dim.kind == Dimension.Kind.TEXT:
-                scores[dim.key] = score.text
-            elif swapped and dim.kind == Dimension.Kind.PAIRWISE and score.value is not None:
-                scores[dim.key] = -score.value
-            else:
-                scores[dim.key] = score.value
-        return scores
+        return scores_as_seen(
+            ((score.dimension.key, score.dimension.kind, score) for score in rating.scores.all()), rating
+        )
+
+
+def scores_as_seen(rows: Iterable[tuple[str, str, Score]], rating: Rating) -> dict[str, int | str | None]:
+    """A rating's stored scores, each given with its dimension's key and kind, keyed and signed as the
+    rater saw the task (pair values flipped back when the rater saw response_b on the left)."""
+    swapped = rating.assignment is not None and rating.assignment.swapped
+    scores: dict[str, int | str | None] = {}
+    for key, kind, score in rows:
+        if score.response_id is not None:
+            left = score.response_id == (rating.task.response_b_id if swapped else rating.task.response_a_id)
+            scores[f"{key}.{'a' if left else 'b'}"] = score.value
+        elif kind == Dimension.Kind.TEXT:
+            scores[key] = score.text
+        elif swapped and kind == Dimension.Kind.PAIRWISE and score.value is not None:
+            scores[key] = -score.value
+        else:
+            scores[key] = score.value
+    return scores
+
+
+_when = serializers.DateTimeField()
+
+
+def new_rating_data(rating: Rating, *, rater) -> dict:
+    """``RatingSerializer``'s output for a rating ``submit_rating`` has just created (its task, item,
+    assignment, project and scores at hand), without reading it back; a test holds the two equal."""
+    by_dimension = {scale.dimension_id: scale for scale in scales_for(rating.project.rubric_version).values()}
+    rows = ((by_dimension[s.dimension_id].key, by_dimension[s.dimension_id].kind, s) for s in rating.scores.all())
+    return {
+        "id": rating.pk, "project": rating.project_id, "assignment": rating.assignment_id,
+        "item": rating.task.item.external_id, "rater": rater.username, "rubric_version": rating.rubric_version_id,
+        "scores": scores_as_seen(rows, rating), "justification": rating.justification,
+        "duration_ms": rating.duration_ms, "created_at": _when.to_representation(rating.created_at),
+    }
 
 
 def render_rating(rating_id: int, user, *, status_code: int = status.HTTP_200_OK) -> Response:
@@ -108,19 +134,24 @@ class SubmitRating(APIView):
         responses={200: RatingSerializer, 201: RatingSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
     )
     def post(self, request, *args, **kwargs):
-        assignment = assignments_visible_to(request.user).filter(pk=kwargs["pk"]).first()
+        # Who holds it is all this needs to know before the submit locks and reads it whole.
+        assignment = assignments_visible_to(request.user).select_related(None).only("id", "rater_id").filter(
+            pk=kwargs["pk"]
+        ).first()
         if assignment is None:
             raise Http404("No such assignment.")
         self.check_object_permissions(request, assignment)
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            rating, created = submit_rating(assignment=assignment, **serializer.validated_data)
+            rating, created = submit_rating(assignment=assignment.pk, **serializer.validated_data)
         except SubmitConflict as exc:
             raise Conflict(" ".join(exc.errors.values())) from exc
         except SubmitError as exc:
             raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from exc
-        return render_rating(rating.pk, request.user, status_code=status.HTTP_201_CREATED if created else 200)
+        if created:
+            return Response(new_rating_data(rating, rater=request.user), status=status.HTTP_201_CREATED)
+        return render_rating(rating.pk, request.user)
 
 
 class RatingFilter(filters.FilterSet):

@@ -119,25 +119,31 @@ def _score_rows(
 
 
 def submit_rating(
-    *, assignment: Assignment, scores: Mapping[str, Any], justification: str = "",
+    *, assignment: Assignment | int, scores: Mapping[str, Any], justification: str = "",
     duration_ms: int | None = None, now: datetime | None = None,
 ) -> tuple[Rating, bool]:
-    """Record the rater's scores for their assignment.  Returns ``(rating, created)``.
+    """Record the rater's scores for their assignment (an object or its id).  Returns ``(rating, created)``.
 
     Submitting again returns the first rating unchanged (``created`` False).  Pairwise values are
     given as the rater saw them (negative = the left response, "A") and stored in the task's own
     orientation; per-response answers of a pair (``accuracy.a``, ``accuracy.b``) are stored with the
     response the rater saw on that side.  A rating after the lease lapsed is accepted while the task
-    has room.
+    has room.  A new rating comes back with its project, task (with item), assignment and scores
+    (``rating.scores.all()``) loaded, so showing it needs no further query.
     """
     now = now or timezone.now()
     if duration_ms is not None and (not isinstance(duration_ms, int) or isinstance(duration_ms, bool) or duration_ms < 0):
         raise SubmitError({"duration_ms": "must be a whole number of milliseconds, 0 or more"})
     with transaction.atomic():
+        # Joined with what the rating is checked against; only the assignment row is locked.
         locked = (
             Assignment.objects.select_for_update(of=("self",))
-            .select_related("project__rubric_version", "task").get(pk=assignment.pk)
+            .select_related("project__rubric_version", "task__item")
+            .get(pk=assignment if isinstance(assignment, int) else assignment.pk)
         )
+        # Not joined above: a statement that waited for the lock sees the locked row as it is now but
+        # joined rows as they were when it started, so a rating committed while it waited would be
+        # missed (and the repeat would fail on the unique constraint).  A new statement sees it.
         existing = Rating.objects.filter(assignment=locked).first()
         if existing is not None:
             return existing, False
@@ -145,7 +151,7 @@ def submit_rating(
             raise SubmitConflict("you skipped this task, so it can no longer be rated")
         project = locked.project
         task = locked.task
-        scales = scales_for(project.rubric_version_id)
+        scales = scales_for(project.rubric_version)
         values = validate_scores(
             version=project.rubric_version_id, scores=scores, justification=justification,
             justification_rule=project.rubric_version.justification, pair=task.response_b_id is not None,
@@ -168,6 +174,12 @@ def submit_rating(
         for row in rows:
             row.rating = rating
         Score.objects.bulk_create(rows)
+        rating.task = task
+        # As prefetch_related leaves it: rating.scores.all() gives these rows without a query.
+        written = rating.scores.all()
+        written._result_cache = rows
+        written._prefetch_done = True  # type: ignore[attr-defined]
+        rating._prefetched_objects_cache = {"scores": written}  # type: ignore[attr-defined]
         Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED, finished_at=now)
         Task.objects.filter(pk=locked.task_id).update(rated_count=F("rated_count") + 1)
         note_ratings_changed(project_id=project.pk, count=1)
