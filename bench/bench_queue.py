@@ -1,8 +1,9 @@
 """Benchmark: next-item and submit latency through the HTTP API, with a real server.
 
 For each database (SQLite file, PostgreSQL) and project size (10,000 and 100,000 items, overlap 3),
-it builds a fresh database, starts gunicorn, and has raters call ``POST /api/projects/{id}/next/``
-then ``POST /api/assignments/{id}/submit/`` in a loop: one rater alone, then 20 raters at once
+it builds a fresh database, starts gunicorn with production settings (``DEBUG=0``, no TLS), and has
+raters call ``POST /api/projects/{id}/next/`` then ``POST /api/assignments/{id}/submit/`` in a loop:
+one rater alone, then 20 raters at once
 (each a thread with its own keep-alive connection) with no pause at all (a stress test: the server's
 throughput), then one rater and 20 raters who think ~2 s between reading an item and submitting (as
 people do).
@@ -34,6 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 SCORES = {"accuracy": 4, "helpfulness": 3, "tone": 5, "harmless": 1}
+# The server runs as in production (DEBUG off: no query log, no static-file rescans), minus TLS.
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": "bench-only-" + "k" * 50, "ALLOWED_HOSTS": "127.0.0.1",
+              "SECURE_SSL_REDIRECT": "0"}
 
 
 # --- set-up (runs in a child process with the target database's environment) -------------------
@@ -170,8 +174,9 @@ def free_port() -> int:
 
 def run_config(backend: str, items: int, args) -> list[dict]:
     OUT.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalplatform.settings", "EVAL_REPORT_REFRESH_DELAY": "3600",
-           "EVAL_TASK_RUNNER": "thread", "EVAL_VAR_DIR": str(OUT / "var"), "LOG_LEVEL": "WARNING"}
+    env = {**os.environ, **PRODUCTION, "DJANGO_SETTINGS_MODULE": "evalplatform.settings",
+           "EVAL_REPORT_REFRESH_DELAY": "3600", "EVAL_TASK_RUNNER": "thread", "EVAL_VAR_DIR": str(OUT / "var"),
+           "LOG_LEVEL": "WARNING"}
     env.pop("REDIS_URL", None)
     if backend == "sqlite":
         path = OUT / f"queue-{items}.sqlite3"
@@ -233,7 +238,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--think", type=float, default=2.0,
                         help="also run the raters as people: a mean think time (s) between next and submit; 0 = skip")
-    parser.add_argument("--think-iterations", type=int, default=20)
+    parser.add_argument("--think-iterations", type=int, default=40)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()

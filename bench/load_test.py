@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_queue import ROOT, SCORES, Rater, free_port, percentile
+from bench_queue import PRODUCTION, ROOT, SCORES, Rater, free_port, percentile
 
 
 def start(cmd: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -52,7 +52,7 @@ def main() -> None:
         conn.execute(f"CREATE DATABASE {db_name}")
     redis.Redis.from_url(args.redis_url).flushdb()
     db_url = args.pg_url.rsplit("/", 1)[0] + "/" + db_name
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalplatform.settings", "DATABASE_URL": db_url,
+    env = {**os.environ, **PRODUCTION, "DJANGO_SETTINGS_MODULE": "evalplatform.settings", "DATABASE_URL": db_url,
            "REDIS_URL": args.redis_url, "EVAL_REPORT_REFRESH_DELAY": "10", "EVAL_VAR_DIR": str(out / "var"),
            "LOG_LEVEL": "WARNING", "CELERY_QUEUE": "load-test", "EVAL_THROTTLE_SUBMIT": "100000/min"}
     t0 = time.perf_counter()
