@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, Max, OuterRef, Q, Sum
+from django.db.models import Avg, Count, F, Max, Q, Sum
 from django.db.models.functions import TruncDate
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -164,10 +164,13 @@ def rater_progress(*, project: Project, rater, now: datetime | None = None) -> R
     done = Rating.objects.filter(project=project, rater=rater).aggregate(
         total=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_day(now)))
     )
-    seen = Assignment.objects.filter(task=OuterRef("pk"), rater=rater)
-    open_unseen = (
-        Task.objects.filter(project=project, is_gold=False, claimed_count__lt=F("capacity")).filter(~Exists(seen)).count()
-    )
+    # Open tasks less the open ones this rater has had (at most one assignment per task and rater):
+    # two counts over indexes, where one count with NOT EXISTS per task took 15-30 ms on PostgreSQL.
+    open_tasks = Task.objects.filter(project=project, is_gold=False, claimed_count__lt=F("capacity")).count()
+    open_seen = Assignment.objects.filter(
+        project=project, rater=rater, task__is_gold=False, task__claimed_count__lt=F("task__capacity")
+    ).count()
+    open_unseen = open_tasks - open_seen
     holding = Assignment.objects.filter(
         project=project, rater=rater, status=Assignment.Status.ACTIVE, lease_expires_at__gt=now
     ).exists()

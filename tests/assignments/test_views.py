@@ -382,3 +382,38 @@ def test_shortcut_keys_follow_each_kind_of_scale():
     assert shortcut_keys("binary", [0, 1]) == [("0", "n"), ("1", "y")]
     assert shortcut_keys("categorical", [0, 1, 2]) == [("1",), ("2",), ("3",)]
     assert shortcut_keys("pairwise", [-2, -1, 0, 1, 2]) == [("1",), ("2",), ("3",), ("4",), ("5",)]
+
+
+def test_items_left_counts_what_the_queue_could_still_serve_the_rater(make_project):
+    """The header's "left": open ordinary tasks the rater has never had, plus the one they hold;
+    checked against a count task by task while others fill tasks and the rater rates, skips and holds."""
+    from evalplatform.assignments.selectors import rater_progress
+    from evalplatform.assignments.services import skip
+    from evalplatform.quality.services import set_gold
+
+    project = make_project("left", items=8, overlap=2, raters=("ann", "bob", "cy"))
+    ann, bob, cy = (user(project, name) for name in ("ann", "bob", "cy"))
+    set_gold(task=Task.objects.filter(project=project).order_by("-id").first(),
+             expectations={"accuracy": 4}, created_by=project.created_by)
+
+    def by_hand():
+        mine = set(Assignment.objects.filter(rater=ann).values_list("task_id", flat=True))
+        open_unseen = sum(
+            1 for t in Task.objects.filter(project=project, is_gold=False)
+            if t.claimed_count < t.capacity and t.pk not in mine
+        )
+        holding = Assignment.objects.filter(rater=ann, status=Assignment.Status.ACTIVE).exists()
+        return open_unseen + holding
+
+    assert rater_progress(project=project, rater=ann).left == by_hand() == 7
+    for other in (bob, cy, bob):  # others fill tasks: ann can no longer get those
+        submit_rating(assignment=claim_next(project=project, rater=other), scores={"accuracy": 4, "helpfulness": 3,
+                                                                                   "harmless": True})
+    submit_rating(assignment=claim_next(project=project, rater=ann), scores={"accuracy": 4, "helpfulness": 3,
+                                                                              "harmless": True})
+    skip(assignment=claim_next(project=project, rater=ann))
+    claim_next(project=project, rater=ann)  # held
+    assert rater_progress(project=project, rater=ann).left == by_hand()
+    # Task 1 filled by bob and cy, task 2 by bob and ann; ann skipped task 3 and holds task 4:
+    # tasks 5-7 unseen, plus the one held.
+    assert by_hand() == 4
