@@ -116,7 +116,12 @@ def _item_data(assignment: Assignment) -> dict:
     }
 
 
-_when = serializers.DateTimeField()
+_DATETIME = serializers.DateTimeField()
+
+
+def api_datetime(value: datetime | None) -> str | None:
+    """A timestamp as the API's serializers write it (ISO 8601, UTC as Z), or None."""
+    return _DATETIME.to_representation(value) if value is not None else None
 
 
 def assignment_data(assignment: Assignment, *, rating_id: int | None) -> dict:
@@ -124,10 +129,9 @@ def assignment_data(assignment: Assignment, *, rating_id: int | None) -> dict:
     version), task, item and responses loaded; ``rating_id`` is its rating's id, if it has one."""
     return {
         "id": assignment.pk, "project": assignment.project_id, "status": assignment.status,
-        "item": _item_data(assignment), "leased_at": _when.to_representation(assignment.leased_at),
-        "lease_expires_at": _when.to_representation(assignment.lease_expires_at),
-        "finished_at": _when.to_representation(assignment.finished_at) if assignment.finished_at else None,
-        "rating": rating_id,
+        "item": _item_data(assignment), "leased_at": api_datetime(assignment.leased_at),
+        "lease_expires_at": api_datetime(assignment.lease_expires_at),
+        "finished_at": api_datetime(assignment.finished_at), "rating": rating_id,
         "skip_reason": assignment.skip_reason,
         "responses": [{"label": shown.side, "text": shown.text} for shown in shown_responses(assignment)],
         "rubric_version": rubric_version_data(assignment.project.rubric_version),

@@ -21,7 +21,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import Conflict
-from evalplatform.assignments.api import IdFilter
+from evalplatform.assignments.api import IdFilter, api_datetime
 from evalplatform.assignments.selectors import assignments_visible_to
 from evalplatform.permissions import LEADS, IsOwner, IsProjectLead, IsStaff, ProjectScoped
 from evalplatform.projects.uploads import (
@@ -81,9 +81,6 @@ def scores_as_seen(rows: Iterable[tuple[str, str, Score]], rating: Rating) -> di
     return scores
 
 
-_when = serializers.DateTimeField()
-
-
 def new_rating_data(rating: Rating, *, rater) -> dict:
     """``RatingSerializer``'s output for a rating ``submit_rating`` has just created (its task, item,
     assignment, project and scores at hand), without reading it back; a test holds the two equal."""
@@ -93,7 +90,7 @@ def new_rating_data(rating: Rating, *, rater) -> dict:
         "id": rating.pk, "project": rating.project_id, "assignment": rating.assignment_id,
         "item": rating.task.item.external_id, "rater": rater.username, "rubric_version": rating.rubric_version_id,
         "scores": scores_as_seen(rows, rating), "justification": rating.justification,
-        "duration_ms": rating.duration_ms, "created_at": _when.to_representation(rating.created_at),
+        "duration_ms": rating.duration_ms, "created_at": api_datetime(rating.created_at),
     }
 
 
