@@ -34,6 +34,9 @@ PAIRWISE_RUBRIC = {
     "dimensions": [{"key": "preference", "kind": "pairwise", "points": 5}],
 }
 
+#: A valid answer to ``RUBRIC`` (the optional dimensions left out).
+GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
+
 
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -7,10 +7,10 @@ from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from evalplatform.assignments.services import claim_next
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-tests-123"  # tests.fixtures.UserFactory's
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 def test_token_for_username_and_password_then_token_authenticates(people):

@@ -15,9 +15,9 @@ from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Membership
 from evalplatform.ratings.exports import preference_rows, safe_cell
 from evalplatform.ratings.services import submit_rating
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 def rate_all(project, names, scores=GOOD, **extra):

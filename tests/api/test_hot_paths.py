@@ -14,9 +14,9 @@ from evalplatform.assignments.models import Assignment
 from evalplatform.assignments.selectors import assignments_visible_to
 from evalplatform.projects.models import Membership
 from rubrics.services import import_rubric
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 DUEL_RUBRIC = {
     "slug": "duel-hot",

@@ -12,10 +12,9 @@ from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Item, Task
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import submit_rating
-from tests.fixtures import items_jsonl
+from tests.fixtures import GOOD, items_jsonl
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 CSV = b"id,prompt,model,response,topic\nc-1,Hello,m1,Hi there,billing\nc-1,Hello,m2,Hey,billing\nc-2,Bye,m1,See you,tech\n"
 
 

@@ -15,10 +15,9 @@ from evalplatform.quality.services import adjudicate, compute_quality, set_gold
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports import services as reports
 from rubrics.services import clone_version
-from tests.fixtures import UserFactory
+from tests.fixtures import GOOD, UserFactory
 
 pytestmark = pytest.mark.django_db
-SCORES = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 API = {
     "projects": "/api/projects/",
@@ -42,11 +41,11 @@ def _filled(make_project, slug: str, *, items: int, raters: tuple[str, ...]):
     for name in raters:
         rater = Membership.objects.get(project=project, user__username=name).user
         while (assignment := claim_next(project=project, rater=rater)) is not None:
-            submit_rating(assignment=assignment, scores=SCORES, duration_ms=20_000)
+            submit_rating(assignment=assignment, scores=GOOD, duration_ms=20_000)
     tasks = list(Task.objects.filter(project=project).order_by("id"))
-    set_gold(task=tasks[-1], expectations=SCORES, created_by=project.created_by)
+    set_gold(task=tasks[-1], expectations=GOOD, created_by=project.created_by)
     for task in tasks[: len(tasks) // 2]:
-        adjudicate(task=task, scores=SCORES, decided_by=project.created_by)
+        adjudicate(task=task, scores=GOOD, decided_by=project.created_by)
     compute_quality(project=project)
     reports.compute(report_id=reports.create_report(project=project, bootstrap=0).pk)
     add_member(project=project, user=UserFactory(username=f"{slug}-new"), role=Membership.Role.RATER)

@@ -15,11 +15,10 @@ from django.utils import timezone
 from evalplatform.assignments.services import claim_next
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports.models import AgreementReport
-from tests.fixtures import items_jsonl
+from tests.fixtures import GOOD, items_jsonl
 
 pytestmark = pytest.mark.django_db
 
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 ROLES = ("lead", "admin", "alice", "bob", "dave", "stranger", "anon")
 
 

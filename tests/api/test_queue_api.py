@@ -13,10 +13,9 @@ from evalplatform.projects.models import Membership
 from evalplatform.projects.services import add_member, set_paused
 from evalplatform.ratings.models import Rating, Score
 from rubrics.services import import_rubric
-from tests.fixtures import RUBRIC, UserFactory
+from tests.fixtures import GOOD, RUBRIC, UserFactory
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 def next_for(client, project):

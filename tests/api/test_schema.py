@@ -25,9 +25,9 @@ from schemathesis import GenerationMode
 from evalplatform.assignments.services import claim_next
 from evalplatform.ratings.services import submit_rating
 from evalplatform.wsgi import application
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 # Import bodies are sent as text; schemathesis has no built-in encoder for these media types.
 schemathesis.serializer.alias(["application/x-ndjson", "application/jsonl"], "text/plain")
 

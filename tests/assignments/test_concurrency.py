@@ -21,10 +21,10 @@ from evalplatform.projects.models import Project, Task
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import SubmitConflict, submit_rating
 from tests.assignments.invariants import assert_queue_invariants
+from tests.fixtures import GOOD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 User = get_user_model()
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 

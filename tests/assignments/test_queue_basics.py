@@ -10,10 +10,9 @@ from evalplatform.assignments.services import NotARater, claim_next, expire_leas
 from evalplatform.projects.models import Task
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
-from tests.fixtures import UserFactory
+from tests.fixtures import GOOD, UserFactory
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 def test_same_rater_gets_the_same_lease_back(project):

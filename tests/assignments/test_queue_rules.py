@@ -14,9 +14,9 @@ from evalplatform.projects.services import set_paused, update_project
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import SubmitConflict, submit_rating
 from tests.assignments.invariants import assert_queue_invariants
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 def member(project, name):

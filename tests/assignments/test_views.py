@@ -17,6 +17,7 @@ from evalplatform.projects.services import add_member, create_project, ensure_ta
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import submit_rating
 from rubrics.services import import_rubric
+from tests.fixtures import GOOD as GOOD_SCORES
 from tests.fixtures import RUBRIC, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -407,10 +408,8 @@ def test_items_left_counts_what_the_queue_could_still_serve_the_rater(make_proje
 
     assert rater_progress(project=project, rater=ann).left == by_hand() == 7
     for other in (bob, cy, bob):  # others fill tasks: ann can no longer get those
-        submit_rating(assignment=claim_next(project=project, rater=other), scores={"accuracy": 4, "helpfulness": 3,
-                                                                                   "harmless": True})
-    submit_rating(assignment=claim_next(project=project, rater=ann), scores={"accuracy": 4, "helpfulness": 3,
-                                                                              "harmless": True})
+        submit_rating(assignment=claim_next(project=project, rater=other), scores=GOOD_SCORES)
+    submit_rating(assignment=claim_next(project=project, rater=ann), scores=GOOD_SCORES)
     skip(assignment=claim_next(project=project, rater=ann))
     claim_next(project=project, rater=ann)  # held
     assert rater_progress(project=project, rater=ann).left == by_hand()

@@ -31,6 +31,7 @@ from evalplatform.projects.models import Membership
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports import compute, services
 from evalplatform.reports.models import AgreementReport
+from tests.fixtures import GOOD
 from tests.reports.conftest import rated_project  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -161,7 +162,7 @@ def test_a_burst_of_submissions_causes_a_handful_of_refreshes(make_project, star
             # A report run that holds key-share locks on task rows (a section writing rows that point
             # at tasks) makes the queue's SKIP LOCKED pass those tasks by: wait for them, do not stop.
             assignment = wait_for(lambda m=membership: claim_next(project=project, rater=m.user), 10, "a task")
-            submit_rating(assignment=assignment, scores={"accuracy": 4, "helpfulness": 3, "harmless": True})
+            submit_rating(assignment=assignment, scores=GOOD)
             submissions += 1
         assert claim_next(project=project, rater=membership.user) is None
     elapsed = time.monotonic() - started

@@ -18,10 +18,10 @@ from evalplatform.projects.services import update_project
 from evalplatform.quality.services import set_gold, unset_gold, update_quality_settings
 from evalplatform.ratings.services import submit_rating
 from tests.assignments.invariants import assert_queue_invariants
+from tests.fixtures import GOOD
 from tests.quality.conftest import member
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 

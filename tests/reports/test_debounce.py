@@ -11,9 +11,9 @@ from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Membership, Project
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports import services, tasks
+from tests.fixtures import GOOD
 
 pytestmark = pytest.mark.django_db
-GOOD = {"accuracy": 4, "helpfulness": 3, "harmless": True}
 
 
 @pytest.fixture
