@@ -33,6 +33,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy evalplatform rubrics
+	$(BIN)/lint-imports
 
 test: install-dev lint test-sqlite test-postgres
 
@@ -57,10 +58,10 @@ serve-prod: install
 	$(BIN)/gunicorn evalplatform.wsgi --bind $${BIND:-127.0.0.1:$(PORT)} --workers $${WEB_CONCURRENCY:-4} --access-logfile -
 
 worker: install
-	$(BIN)/celery -A evalplatform worker --loglevel=INFO -Q $${CELERY_QUEUE:-evalplatform}
+	$(BIN)/celery -A evalplatform.celery_app worker --loglevel=INFO -Q $${CELERY_QUEUE:-evalplatform}
 
 beat: install
-	$(BIN)/celery -A evalplatform beat --loglevel=INFO
+	$(BIN)/celery -A evalplatform.celery_app beat --loglevel=INFO
 
 bench: install-dev
 	$(BIN)/python bench/bench_stats.py

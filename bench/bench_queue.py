@@ -54,7 +54,7 @@ def setup(items: int, raters: int) -> dict:
     from django.core.management import call_command
     from rest_framework.authtoken.models import Token
 
-    from evalplatform.projects.demo import HERE
+    from evalplatform.demo.loader import HERE
     from evalplatform.projects.models import Membership
     from evalplatform.projects.services import add_member, create_project, import_items
     from rubrics.documents import parse_text

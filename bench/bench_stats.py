@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -127,6 +128,40 @@ def main() -> None:
               f"{t_cmd / t_pdt:.2f} (goal <= 1.5)")
         print(f"     parts: read_ratings {t_read * 1e3:.1f} ms; summarize without intervals {t_sum0 * 1e3:.1f} ms; "
               f"summarize with 1,000 resamples {t_sum * 1e3:.1f} ms")
+
+        # 4. the same, as whole processes (start-up included): what a user waits for at the shell
+        whole = {
+            "pandas.read_csv + pivot + krippendorff.alpha": [sys.executable, "-c", PANDAS_PROCESS, str(path)],
+            "python -m evalplatform.stats (json, 1,000 resamples)": [
+                sys.executable, "-m", "evalplatform.stats", str(path)],
+            "manage.py agreement (json, 1,000 resamples)": [
+                sys.executable, str(ROOT / "manage.py"), "agreement", str(path)],
+        }
+        times = {name: best(lambda cmd=cmd: run_process(cmd), args.repeat)[0] for name, cmd in whole.items()}
+        print(f"\n4. whole processes on the same file (best of {args.repeat}, start-up included)")
+        for name, t in times.items():
+            print(f"   {name:<55} {t * 1e3:8.1f} ms")
+        base = times["pandas.read_csv + pivot + krippendorff.alpha"]
+        for name in list(whole)[1:]:
+            print(f"   ratio {name.split(' (')[0]} / pandas pipeline = {times[name] / base:.2f} (goal <= 1.5)")
+
+
+#: The reference pipeline as its own process: what a pandas user would run on the file.
+PANDAS_PROCESS = """
+import sys
+import krippendorff
+import pandas as pd
+df = pd.read_csv(sys.argv[1])
+wide = df.pivot(index="rater", columns=["item_id", "model"], values="value")
+print(krippendorff.alpha(reliability_data=wide.to_numpy(dtype=float), level_of_measurement="ordinal",
+                         value_domain=[1, 2, 3, 4, 5]))
+"""
+
+
+def run_process(command: list[str]) -> None:
+    """Run ``command`` to completion (output discarded); fail loudly if it fails."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalplatform.settings"}
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
 
 
 def command_runner(path: Path) -> tuple[Callable[[], None], str]:

@@ -71,7 +71,7 @@ def main() -> None:
     procs = [
         start([sys.executable, "-m", "gunicorn", "evalplatform.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread",
                "-w", "3", "--threads", "16", "--log-level", "warning"], env, out / "load-web.log"),
-        *(start([sys.executable, "-m", "celery", "-A", "evalplatform", "worker", "-Q", "load-test", "-c", "1",
+        *(start([sys.executable, "-m", "celery", "-A", "evalplatform.celery_app", "worker", "-Q", "load-test", "-c", "1",
                  "-n", f"load{i}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"], env,
                 out / f"load-worker{i}.log") for i in range(2)),
     ]

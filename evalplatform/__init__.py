@@ -1,5 +1,7 @@
-"""evalplatform: rate LLM outputs against rubrics and measure how far raters agree."""
+"""evalplatform: rate LLM outputs against rubrics and measure how far raters agree.
 
-from evalplatform.celery import app as celery_app
-
-__all__ = ("celery_app",)
+Deliberately empty.  The Celery app lives in ``evalplatform.celery_app`` (``celery -A
+evalplatform.celery_app worker``) and is loaded by ``evalplatform.dispatch`` when a task is first
+sent, so importing a module of the package, say the statistics engine ``evalplatform.stats``, loads
+neither Celery nor Django settings.
+"""

@@ -41,7 +41,7 @@ def _redis() -> dict:
 
 
 def _workers() -> dict:
-    from evalplatform.celery import app
+    from evalplatform.celery_app import app
 
     replies = app.control.ping(timeout=1.0) or []
     names = sorted(name for reply in replies for name in reply)

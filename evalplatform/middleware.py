@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 
 from evalplatform.projects.uploads import size_text
 
@@ -46,6 +46,31 @@ class RequestSizeLimitMiddleware:
                 return JsonResponse({"detail": message}, status=413)
             return HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+MAX_ID = 2**63 - 1  # the largest value a database integer column (bigint) holds
+
+
+class OutOfRangeIdMiddleware:
+    """A number in a URL larger than any column holds names nothing: 404, before the database is asked.
+
+    ``<int:...>`` matches any run of digits, and a value past 2**63 - 1 made the database driver
+    raise (a 500) wherever a view looked it up (``/projects/x/members/99999999999999999999999/pause/``).
+    One check here covers every URL, present and future.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if any(isinstance(v, int) and not -MAX_ID - 1 <= v <= MAX_ID for v in (*view_args, *view_kwargs.values())):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": "Not found."}, status=404)
+            raise Http404("No such object.")
+        return None
 
 
 class DatabaseUnavailableMiddleware:

@@ -82,6 +82,11 @@ INSTALLED_APPS = [
     "evalplatform.reports",
     "evalplatform.comparisons",
     "evalplatform.quality",
+    "evalplatform.llm",
+    "evalplatform.suites",
+    "evalplatform.training",
+    "evalplatform.enrolment",
+    "evalplatform.demo",  # above every other app: it builds its projects through their services
 ]
 
 MIDDLEWARE = [
@@ -93,10 +98,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # An external worker's session (no password; entered by a study link) reaches its project only.
+    "evalplatform.enrolment.middleware.WorkerScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "evalplatform.middleware.DatabaseUnavailableMiddleware",
+    "evalplatform.middleware.OutOfRangeIdMiddleware",
 ]
 
 ROOT_URLCONF = "evalplatform.urls"
@@ -163,7 +171,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -173,6 +181,21 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- E-mail (invitations) ----------------------------------------------------------------------
+# The embedded default prints messages on the console; set EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend
+# and EMAIL_HOST etc. to send them.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 10))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evalplatform <noreply@localhost>")
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -194,8 +217,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-# Above the longest report computation, or acks_late would redeliver work that is still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Redis hands an unacknowledged message to another worker once it is this old (acks_late): every task
+# must be stopped before then, or a report still running would be started a second time beside it.
+EVAL_BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("EVAL_BROKER_VISIBILITY_TIMEOUT", 3600))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": EVAL_BROKER_VISIBILITY_TIMEOUT}
+# The soft limit raises SoftTimeLimitExceeded inside the task, so the report service marks the report
+# failed with the reason; the hard limit kills the pool process if a task does not stop.  Both stay
+# below the visibility timeout, so a runaway report is stopped and failed, never redelivered while running.
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("EVAL_TASK_TIME_LIMIT", EVAL_BROKER_VISIBILITY_TIMEOUT - 300))
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("EVAL_TASK_SOFT_TIME_LIMIT", CELERY_TASK_TIME_LIMIT - 60))
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < EVAL_BROKER_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"task time limits must satisfy 0 < soft ({CELERY_TASK_SOFT_TIME_LIMIT} s) < hard ({CELERY_TASK_TIME_LIMIT} s) "
+        f"< the broker's visibility timeout ({EVAL_BROKER_VISIBILITY_TIMEOUT} s): EVAL_TASK_SOFT_TIME_LIMIT, "
+        "EVAL_TASK_TIME_LIMIT, EVAL_BROKER_VISIBILITY_TIMEOUT"
+    )
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "evalplatform")
 CELERY_BEAT_SCHEDULE = {
@@ -212,25 +248,57 @@ EVAL_REPORT_REFRESH_DELAY = float(os.environ.get("EVAL_REPORT_REFRESH_DELAY", 10
 # the broker) and the periodic sweep enqueues it again.
 EVAL_LOST_REFRESH_AFTER = float(os.environ.get("EVAL_LOST_REFRESH_AFTER", 120))
 
+# Model runs (evalplatform.llm): the longest pause between retries of a call, the slack a call's lease
+# keeps beyond its endpoint's timeout, and how many process_run tasks one run may keep busy at once.
+EVAL_LLM_MAX_BACKOFF = float(os.environ.get("EVAL_LLM_MAX_BACKOFF", 30))
+EVAL_LLM_LEASE_MARGIN = float(os.environ.get("EVAL_LLM_LEASE_MARGIN", 5))
+EVAL_LLM_RUN_WORKERS = int(os.environ.get("EVAL_LLM_RUN_WORKERS", 8))
+# The one-click demo judge (a fake model inside the web process): on with DEBUG unless set.
+EVAL_FAKE_LLM_DEMO = env_bool("EVAL_FAKE_LLM_DEMO", DEBUG)
+# Key material for endpoint secrets stored in the database (default: SECRET_KEY).
+EVAL_SECRETS_KEY = os.environ.get("EVAL_SECRETS_KEY", "")
+
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    )
+    ),
+    # The login brake's counters: one set for every web process (gunicorn's workers each have their
+    # own memory), so Redis when there is one, else files under var/ (the embedded mode's one host).
+    "login": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "login"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(VAR_DIR / "login-brake")}
+    ),
 }
+# Clients reach the platform through this many trusted proxies (the documented TLS proxy: 1), which
+# record the client's address in X-Forwarded-For; 0 trusts no header and uses the peer's address.
+EVAL_NUM_PROXIES = int(os.environ.get("EVAL_NUM_PROXIES", 0))
+EVAL_CLIENT_IP_HEADER = "HTTP_" + os.environ.get("EVAL_CLIENT_IP_HEADER", "X-Forwarded-For").upper().replace("-", "_")
+
+# An API token lasts this long after it is issued (0: until revoked); a password change ends it at once.
+EVAL_TOKEN_MAX_AGE_HOURS = float(os.environ.get("EVAL_TOKEN_MAX_AGE_HOURS", 24 * 30))
 
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "evalplatform.accounts.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "evalplatform.pagination.PageSizePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "evalplatform.api_schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # JSON nested too deep or holding lone surrogates is a 400, not a 500 (evalplatform/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "evalplatform.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # The request-rate throttles find the client as the login brake does.
+    "NUM_PROXIES": EVAL_NUM_PROXIES or None,
     "DEFAULT_THROTTLE_RATES": {
         "auth": os.environ.get("EVAL_THROTTLE_AUTH", "20/min"),
         "submit": os.environ.get("EVAL_THROTTLE_SUBMIT", "600/min"),
@@ -238,6 +306,11 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "evalplatform API",
+    # Every operation documents the errors the shared layers give (auth, lookups, throttles, ...).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "evalplatform.api_schema.document_error_responses",
+    ],
     "DESCRIPTION": "Rubrics, projects, the rating queue, agreement reports and exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -245,6 +318,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Request bodies are documented as JSON only: form and multipart encodings cannot carry the nested
+    # values (scores, expectations, settings) most bodies hold, so a client following the schema in them
+    # was refused.  Flat bodies still parse as forms; import endpoints document their own media types.
+    "PARSER_WHITELIST": ["evalplatform.parsers.SafeJSONParser"],
     # Several models have a "status" or "kind"; name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "RubricVersionStatusEnum": "rubrics.models.RubricVersion.Status",
@@ -253,6 +330,10 @@ SPECTACULAR_SETTINGS = {
         "ProjectKindEnum": "evalplatform.projects.models.Project.Kind",
         "AssignmentStatusEnum": "evalplatform.assignments.models.Assignment.Status",
         "ReportStatusEnum": "evalplatform.reports.models.AgreementReport.Status",
+        "LlmRunKindEnum": "evalplatform.llm.models.Run.Kind",
+        "LlmRunStatusEnum": "evalplatform.llm.models.Run.Status",
+        "InvitationKindEnum": "evalplatform.enrolment.models.Invitation.Kind",
+        "EntryLinkPlatformEnum": "evalplatform.enrolment.models.EntryLink.Platform",
     },
 }
 
@@ -278,13 +359,27 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 31536000))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # Opt-in: a preloaded domain is built into browsers and stays HTTPS-only for months after a change
+    # of mind, so only an operator who means it (and owns every subdomain) should ask for it.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Django's deploy check asks for preload; leaving it off by default is the decision above.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    # When, how bad, and from where: a line from a worker, a web process or a command reads the same.
+    "formatters": {"standard": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "standard"},
+        "mail_admins": {"level": "ERROR", "filters": ["require_debug_false"], "class": "django.utils.log.AdminEmailHandler"},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # Django's own "django" logger prints to a console handler of its own when DEBUG is on and then
+    # passes the record on to the root's: every line twice under `make run`.  Here it keeps only the
+    # admins' e-mail and lets the root print each line once.
+    "loggers": {"django": {"handlers": ["mail_admins"], "level": "INFO"}, "django.server": {"level": "WARNING"}},
 }

@@ -13,12 +13,12 @@ from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import conflict, invalid
+from evalplatform.parsers import SafeJSONParser
 from evalplatform.permissions import IsStaff, ReadOnly
 from rubrics import selectors, services
 from rubrics.documents import RubricDocumentError, to_document, validate
@@ -162,7 +162,7 @@ class RubricListCreate(generics.ListCreateAPIView):
     """Rubrics you may see, with their versions; admins create a draft (or publish) from a document."""
 
     permission_classes = [IsAuthenticated, IsStaff | ReadOnly]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     serializer_class = RubricSerializer
 
     def get_queryset(self):
@@ -220,7 +220,7 @@ class RubricVersionDetail(_VersionView, generics.GenericAPIView):
     """A version with its dimensions; admins edit a draft by sending the parts of the document to replace."""
 
     permission_classes = [IsAuthenticated, IsStaff | ReadOnly]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     serializer_class = RubricVersionSerializer
 
     def get(self, request, *args, **kwargs):

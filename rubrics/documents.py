@@ -24,9 +24,15 @@ from typing import Any, cast
 
 import yaml
 
+from evalplatform.input_rules import MAX_NESTING, unstorable
+
 KINDS = ("likert", "binary", "categorical", "pairwise", "text")
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
 JUSTIFICATION = ("none", "optional", "required")
+# The longest labels and names the columns hold, and the values a level may take (ScaleLevel.value).
+LABEL_MAX = 200
+NAME_MAX = 200
+VALUE_RANGE = (-2_147_483_648, 2_147_483_647)
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 PAIRWISE_LABELS = {
     1: ["A is better", "Tie", "B is better"],
@@ -60,6 +66,7 @@ class DimensionSpec:
     required: bool
     description: str = ""
     levels: tuple[LevelSpec, ...] = field(default_factory=tuple)
+    weight: float | None = None  # in the weighted composite (likert and binary dimensions only)
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,10 @@ def parse_text(text: str, *, filename: str = "") -> dict:
                 data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RubricDocumentError([f"the file is neither valid JSON nor valid YAML: {exc}"]) from exc
+    except RecursionError as exc:
+        raise RubricDocumentError([f"the document is nested more than {MAX_NESTING} levels deep"]) from exc
+    except ValueError as exc:  # an integer of more digits than Python converts
+        raise RubricDocumentError([f"the file is not a valid document: {str(exc)[:200]}"]) from exc
     if not isinstance(data, dict):
         raise RubricDocumentError(["the document must be an object with slug, name and dimensions"])
     return data
@@ -91,6 +102,11 @@ def parse_text(text: str, *, filename: str = "") -> dict:
 
 def validate(data: dict[str, Any]) -> RubricSpec:
     """Check a document and turn it into a ``RubricSpec``; raise with every problem found."""
+    if not isinstance(data, dict):
+        raise RubricDocumentError(["the document must be an object with slug, name and dimensions"])
+    problem = unstorable(data)
+    if problem is not None:
+        raise RubricDocumentError([f"{problem[0] or 'the document'}: {problem[1]}"])
     errors: list[str] = []
     slug = data.get("slug")
     if not isinstance(slug, str) or not KEY_RE.match(slug):
@@ -98,6 +114,8 @@ def validate(data: dict[str, Any]) -> RubricSpec:
     name = data.get("name") or slug
     if not isinstance(name, str):
         errors.append("name: must be text")
+    elif len(name) > NAME_MAX:
+        errors.append(f"name: at most {NAME_MAX} characters (got {len(name)})")
     guidelines = data.get("guidelines", "") or ""
     if not isinstance(guidelines, str):
         errors.append("guidelines: must be text (Markdown)")
@@ -142,6 +160,15 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
         errors.append(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
         return None
     label = raw.get("label") or key.replace("_", " ").replace("-", " ").capitalize()
+    if not isinstance(label, str):
+        errors.append(f"{where}.label: must be text")
+        return None
+    if len(label) > LABEL_MAX:
+        errors.append(f"{where}.label: at most {LABEL_MAX} characters (got {len(label)})")
+    description = raw.get("description", "") or ""
+    if not isinstance(description, str):
+        errors.append(f"{where}.description: must be text")
+        return None
     required = raw.get("required", kind != "text")
     if not isinstance(required, bool):
         errors.append(f"{where}.required: must be true or false")
@@ -164,6 +191,9 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
         if not (isinstance(lo, int) and isinstance(hi, int)) or isinstance(lo, bool) or isinstance(hi, bool):
             errors.append(f"{where}.min/max: must be whole numbers")
             return None
+        if not (VALUE_RANGE[0] <= lo <= VALUE_RANGE[1] and VALUE_RANGE[0] <= hi <= VALUE_RANGE[1]):
+            errors.append(f"{where}.min/max: must be between {VALUE_RANGE[0]} and {VALUE_RANGE[1]} (got {lo}..{hi})")
+            return None
         if not lo < hi or hi - lo > 100:
             errors.append(f"{where}.min/max: need min < max and at most 101 points (got {lo}..{hi})")
             return None
@@ -177,6 +207,9 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
             return None
         if len(set(options)) != len(options):
             errors.append(f"{where}.options: labels must be distinct")
+        for o in options:
+            if len(o) > LABEL_MAX:
+                errors.append(f"{where}.options: a label has at most {LABEL_MAX} characters (got {len(o)})")
         levels = [LevelSpec(i, o) for i, o in enumerate(options)]
     elif kind == "pairwise":
         points = raw.get("points", 3)
@@ -195,6 +228,10 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
         if value is None or value not in by_value:
             errors.append(f"{where}.levels: {raw_value!r} is not a value of this scale")
             continue
+        label_text = text if isinstance(text, str) else text.get("label") if isinstance(text, dict) else None
+        if isinstance(label_text, str) and len(label_text) > LABEL_MAX:
+            errors.append(f"{where}.levels.{raw_value}: a label has at most {LABEL_MAX} characters (got {len(label_text)})")
+            continue
         if isinstance(text, str):
             if kind == "likert":
                 by_value[value] = LevelSpec(value, text)
@@ -204,9 +241,20 @@ def _dimension(raw: dict, key: str, where: str, errors: list[str]) -> DimensionS
             by_value[value] = LevelSpec(value, text.get("label") or by_value[value].label, text.get("anchor", ""))
         else:
             errors.append(f"{where}.levels.{raw_value}: must be a label or {{label, anchor}}")
+    weight = raw.get("weight")
+    if weight is not None:
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not (0 <= weight < float("inf")):
+            errors.append(f"{where}.weight: must be a number >= 0 (got {weight!r})")
+            weight = None
+        elif kind not in ("likert", "binary"):
+            errors.append(f"{where}.weight: only likert and yes/no dimensions have a weight in the composite")
+            weight = None
+        else:
+            weight = float(weight)
     return DimensionSpec(
         key=key, label=str(label), kind=kind, level=level, required=bool(required),
-        description=str(raw.get("description", "") or ""), levels=tuple(by_value[v] for v in sorted(by_value)),
+        description=description, levels=tuple(by_value[v] for v in sorted(by_value)),
+        weight=weight,
     )
 
 
@@ -221,6 +269,8 @@ def to_document(version) -> dict[str, Any]:
         out["required"] = dim.required
         if dim.description:
             out["description"] = dim.description
+        if dim.weight is not None:
+            out["weight"] = dim.weight
         if dim.kind == "likert":
             out["min"], out["max"] = levels[0].value, levels[-1].value
             out["levels"] = {

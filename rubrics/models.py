@@ -105,6 +105,10 @@ class Dimension(models.Model):
     )
     required = models.BooleanField(default=True)
     position = models.PositiveSmallIntegerField(default=0)
+    weight = models.FloatField(
+        null=True, blank=True,
+        help_text="Weight in the composite score (numeric dimensions: likert, yes/no); empty = not in it.",
+    )
 
     class Meta:
         ordering = ["version", "position", "id"]
@@ -116,6 +120,11 @@ class Dimension(models.Model):
             ),
             models.CheckConstraint(
                 condition=~models.Q(kind="binary") | models.Q(level="nominal"), name="binary_is_nominal"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight__isnull=True)
+                | (models.Q(weight__gte=0) & models.Q(kind__in=["likert", "binary"])),
+                name="dimension_weight_numeric_nonnegative",
             ),
         ]
 

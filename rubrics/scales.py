@@ -10,8 +10,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from evalplatform.input_rules import TEXT_ANSWER_MAX, text_problem
 from rubrics.models import Dimension, RubricVersion
 from rubrics.selectors import once_per_published_version
+
+#: On a pair task these kinds of question are asked of each response (``Score.response``); a
+#: preference, and free text, are asked once of the pair.
+PER_RESPONSE_KINDS = ("likert", "binary", "categorical")
+SIDES = ("a", "b")  # the suffix of a per-response key, as the rater saw the pair: "accuracy.a"
+
+
+def asked_per_response(kind: str, *, pair: bool) -> bool:
+    """Whether a question of this kind is answered once per response (``accuracy.a``, ``accuracy.b``)."""
+    return pair and kind in PER_RESPONSE_KINDS
+
 
 _TRUE = {"1", "yes", "y", "true", "t"}
 _FALSE = {"0", "no", "n", "false", "f"}
@@ -44,6 +56,9 @@ class Scale:
                 raise ValueError(f"{self.key}: expects text")
             if "\x00" in raw:
                 raise ValueError(f"{self.key}: the text contains a NUL character, which cannot be stored")
+            problem = text_problem(raw, limit=TEXT_ANSWER_MAX)
+            if problem:
+                raise ValueError(f"{self.key}: {problem}")
             return raw
         value = self._as_int(raw)
         if value not in self.labels:

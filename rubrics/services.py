@@ -25,7 +25,7 @@ def _create_dimensions(version: RubricVersion, dims: tuple[DimensionSpec, ...]) 
     for position, spec in enumerate(dims):
         dim = Dimension.objects.create(
             version=version, key=spec.key, label=spec.label, kind=spec.kind, level=spec.level,
-            required=spec.required, description=spec.description, position=position,
+            required=spec.required, description=spec.description, position=position, weight=spec.weight,
         )
         ScaleLevel.objects.bulk_create(
             ScaleLevel(dimension=dim, value=lv.value, label=lv.label, anchor=lv.anchor) for lv in spec.levels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 
@@ -33,6 +34,20 @@ def _service_markers(request):
         missing("needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium)")
     if request.node.get_closest_marker("redis") and not redis_url():
         missing("needs Redis: set TEST_REDIS_URL")
+
+
+_WATCHED_LOGGERS = ("", "django", "django.template", "evalplatform", "celery")
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels_put_back():
+    """A test that changes a logger's level must put it back: one left at DEBUG once made every later
+    test in its worker log thousands of lines, slowing pages past the browser tests' timeouts."""
+    before = {name: logging.getLogger(name).level for name in _WATCHED_LOGGERS}
+    yield
+    after = {name: logging.getLogger(name).level for name in _WATCHED_LOGGERS}
+    changed = {name or "root": (before[name], after[name]) for name in before if before[name] != after[name]}
+    assert not changed, f"logger levels left changed by this test (before, after): {changed}"
 
 
 def chromium_path() -> str | None:

@@ -1,4 +1,4 @@
-"""Fixtures that build real objects through the services (never around them)."""
+"""Fixtures that build real objects through the services (never around them), and the helpers tests share."""
 
 from __future__ import annotations
 
@@ -8,12 +8,20 @@ import json
 import factory
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 
 from evalplatform.projects.models import Membership
 from evalplatform.projects.services import add_member, create_project, import_items
 from rubrics.services import import_rubric
 
 User = get_user_model()
+
+
+def command_output(name: str, *args: str) -> str:
+    """What management command ``name`` prints on stdout, run in this process (its stderr is set aside)."""
+    out = io.StringIO()
+    call_command(name, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
 
 RUBRIC = {
     "slug": "support-quality",
@@ -64,6 +72,15 @@ def items_jsonl(n: int, models=("m1",), start: int = 1) -> bytes:
         for i in range(start, start + n)
     ]
     return ("\n".join(lines) + "\n").encode()
+
+
+def next_assignment(*, project, rater, now=None):
+    """The rater's assignment from ``claim_next`` (new or already held), or None when nothing is left:
+    what most tests need of the queue (``Claim.new`` is the queue tests' business)."""
+    from evalplatform.assignments.services import claim_next
+
+    claim = claim_next(project=project, rater=rater, now=now)
+    return None if claim is None else claim.assignment
 
 
 @pytest.fixture

@@ -95,3 +95,25 @@ def test_constraints_are_enforced_by_postgresql_itself(project):
     task = Task.objects.filter(project=project).first()
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("UPDATE projects_task SET claimed_count = capacity + 1 WHERE id = %s", [task.pk])
+
+
+def test_the_import_tables_carry_no_redundant_single_column_index():
+    """Each index is written on every insert: the one-column foreign-key indexes that a composite index
+    or unique constraint already starts with are gone (migrations 0008/0002/0005), and the unique
+    constraints that share their columns are still there (PostgreSQL's AlterField once took one along)."""
+    with connection.cursor() as cursor:
+        found = {
+            table: connection.introspection.get_constraints(cursor, table)
+            for table in ("projects_item", "projects_response", "projects_task", "assignments_assignment",
+                          "ratings_rating", "ratings_score")
+        }
+    single = {(table, tuple(c["columns"])) for table, constraints in found.items() for c in constraints.values()
+              if c["index"] and not c["unique"] and not c["primary_key"] and len(c["columns"]) == 1}
+    # Kept: a task's item and project (the queue's indexes are partial), a person's ratings in every
+    # project, a rating's scores; and three partial ones, holding only the rows that have a value.
+    assert single <= {("projects_task", ("item_id",)), ("projects_task", ("project_id",)),
+                      ("ratings_rating", ("rater_id",)), ("ratings_score", ("rating_id",)),
+                      ("projects_task", ("response_b_id",)), ("ratings_rating", ("exclusion_id",)),
+                      ("ratings_score", ("response_id",))}, single
+    assert "task_single_response_unique" in found["projects_task"]
+    assert "score_once_per_rating_and_dimension" in found["ratings_score"]

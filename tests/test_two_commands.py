@@ -24,7 +24,8 @@ def test_layout_is_as_documented():
         assert (ROOT / name).exists(), name
     readme = (ROOT / "README.md").read_text()
     quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
-    assert "make run" in quick_start and "make test" in quick_start
+    assert "make run" in quick_start
+    assert "make test" in quick_start
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
 
@@ -85,4 +86,5 @@ def test_make_run_from_a_clean_clone_serves_the_demo_twice_without_duplicating_i
     with sqlite3.connect(clone / "var" / "db.sqlite3") as db:
         projects = [row[0] for row in db.execute("SELECT slug FROM projects_project ORDER BY slug")]
         users = db.execute("SELECT COUNT(*) FROM accounts_user WHERE username = 'alice'").fetchone()[0]
-    assert projects.count("support-demo") == 1 and users == 1
+    assert projects.count("support-demo") == 1
+    assert users == 1

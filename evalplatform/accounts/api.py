@@ -1,4 +1,5 @@
-"""Accounts over the API: obtaining a token, who am I, and admins creating logins."""
+"""Accounts over the API: obtaining a token, and admins creating logins (``users/me/``, with your
+project roles, is served by projects, which knows memberships)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 
-from evalplatform.accounts import services, throttle
+from evalplatform.accounts import services, throttle, tokens
 from evalplatform.api_errors import invalid
+from evalplatform.parsers import SafeJSONParser
 from evalplatform.permissions import IsStaff
-from evalplatform.projects.models import Membership
 
 User = get_user_model()
 
@@ -31,13 +32,17 @@ class TokenSerializer(serializers.Serializer):
 class TokenView(ObtainAuthToken):
     """Exchange a username and password for an API token; send it as ``Authorization: Token <token>``.
 
-    Asking again returns the same token.  DELETE revokes it (a new POST issues a fresh one).  Failed
-    attempts count toward the login page's brake (per address and per username), so the API is no
-    way around it; the request rate is throttled as well.
+    Asking again returns the same token while it is valid.  A token lasts ``EVAL_TOKEN_MAX_AGE_HOURS``
+    (then 401, and a new POST issues a fresh one) and ends when the password changes.  DELETE revokes
+    it (a new POST issues a fresh one).  Failed
+    attempts count toward the login page's brake (delays per account, per client and per account from
+    one client), so the API is no way around it; the request rate is throttled as well.
     """
 
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+    # ObtainAuthToken names its own parsers (DRF's JSONParser among them): use the safe one.
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "DELETE" else []
@@ -53,15 +58,17 @@ class TokenView(ObtainAuthToken):
     def post(self, request, *args, **kwargs):
         username = request.data.get("username") if hasattr(request.data, "get") else ""
         keys = throttle.failure_keys(request, str(username or ""))
-        if throttle.blocked(keys):
-            raise Throttled(wait=throttle.WINDOW_SECONDS, detail="Too many failed attempts; try again later.")
+        wait = throttle.wait_seconds(keys)
+        if wait:
+            raise Throttled(wait=wait, detail="Too many failed attempts; try again later.")
+        serializer = self.get_serializer(data=request.data)
         try:
-            response = super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except serializers.ValidationError:
             throttle.count_failure(keys)
             raise
         throttle.count_success(keys)
-        return response
+        return Response({"token": tokens.current_token(serializer.validated_data["user"]).key})
 
     @extend_schema(responses={204: None})
     def delete(self, request, *args, **kwargs):
@@ -69,27 +76,10 @@ class TokenView(ObtainAuthToken):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MembershipBriefSerializer(serializers.ModelSerializer):
-    project = serializers.IntegerField(source="project_id")
-    slug = serializers.CharField(source="project.slug")
-    name = serializers.CharField(source="project.name")
-
-    class Meta:
-        model = Membership
-        fields = ["project", "slug", "name", "role", "paused"]
-
-
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email", "is_staff", "is_active", "date_joined"]
-
-
-class MeSerializer(UserSerializer):
-    memberships = MembershipBriefSerializer(many=True, read_only=True)
-
-    class Meta(UserSerializer.Meta):
-        fields = [*UserSerializer.Meta.fields, "memberships"]
 
 
 class UserCreateSerializer(serializers.Serializer):
@@ -117,17 +107,7 @@ class UserListCreate(generics.ListCreateAPIView):
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
-class Me(APIView):
-    """The user making the request, with their project roles."""
-
-    @extend_schema(responses={200: MeSerializer})
-    def get(self, request, *args, **kwargs):
-        user = User.objects.prefetch_related("memberships__project").get(pk=request.user.pk)
-        return Response(MeSerializer(user).data)
-
-
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("users/", UserListCreate.as_view(), name="api-users"),
-    path("users/me/", Me.as_view(), name="api-me"),
 ]

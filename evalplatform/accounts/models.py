@@ -25,3 +25,24 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    # A new password (set by its owner, an admin's reset, ``changepassword`` or a reset link) ends every
+    # API token: a token is as good as the password it was obtained with, so one obtained before the
+    # change (by whoever made the change necessary) must stop working with it.  Done in ``save()``,
+    # where every one of those ways ends, rather than in each view that sets a password.
+    _password_unusable_set = False
+
+    def set_unusable_password(self) -> None:
+        super().set_unusable_password()
+        self._password_unusable_set = True
+
+    def save(self, *args, **kwargs) -> None:
+        # ``_password`` holds the new raw password between ``set_password`` and ``save`` (Django's own
+        # mark of a change; a hash upgrade at login clears it, so a login never revokes anything).
+        replaced = self.pk is not None and (getattr(self, "_password", None) is not None or self._password_unusable_set)
+        self._password_unusable_set = False
+        super().save(*args, **kwargs)
+        if replaced:
+            from evalplatform.accounts.tokens import revoke_tokens
+
+            revoke_tokens(self)

@@ -1,5 +1,5 @@
-"""Login with a brake on guessing (``accounts.throttle``): failed attempts are counted per address and
-per username."""
+"""Login with a brake on guessing (``accounts.throttle``): failed attempts slow down further ones, per
+account, per client and per account from one client."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ class ThrottledLoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         keys = throttle.failure_keys(request, request.POST.get("username") or "")
-        if throttle.blocked(keys):
-            body = render_to_string("registration/throttled.html", {"minutes": WINDOW_SECONDS // 60}, request)
+        wait = throttle.wait_seconds(keys)
+        if wait:
+            body = render_to_string("registration/throttled.html", {"seconds": wait}, request)
             response = HttpResponse(body, status=429)
-            response["Retry-After"] = str(WINDOW_SECONDS)
+            response["Retry-After"] = str(wait)
             return response
         response = super().post(request, *args, **kwargs)
         if request.user.is_authenticated:

@@ -1,9 +1,8 @@
-"""The rating queue over the API: take the next task, read it, give it back.
+"""Assignments over the API: a rater's own assignments, and how a task is shown to its rater.
 
-A rater's own front end needs three calls: ``POST /api/projects/{id}/next/`` (the task with its
-item, responses in display order and the rubric), ``POST /api/assignments/{id}/submit/`` and
-``POST /api/assignments/{id}/skip/``.  Raters only ever see their own assignments; responses are
-shown without model names (blind rating).
+``AssignmentSerializer`` (and ``assignment_data``, its fast twin) is the body of the rater's calls
+that live with the ratings (``ratings.api``: next, submit, skip).  Raters only ever see their own
+assignments; responses are shown without model names (blind rating).
 """
 
 from __future__ import annotations
@@ -14,20 +13,15 @@ from django import forms
 from django.http import Http404
 from django.urls import path
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from evalplatform.api_errors import conflict
-from evalplatform.assignments import services
 from evalplatform.assignments.models import Assignment
 from evalplatform.assignments.selectors import assignments_visible_to, shown_responses
-from evalplatform.permissions import IsOwner, IsProjectRater, IsStaff
-from evalplatform.projects.models import Task
-from evalplatform.projects.selectors import project_for
+from evalplatform.permissions import IsOwner, IsStaff
 from rubrics.api import RubricVersionSerializer
 from rubrics.models import RubricVersion
 from rubrics.selectors import once_per_published_version, with_dimensions
@@ -155,43 +149,6 @@ def render_assignment(assignment_id: int, user, *, status_code: int = status.HTT
     return Response(AssignmentSerializer(assignment).data, status=status_code)
 
 
-class NextTask(APIView):
-    """Your current task in this project, or a lease on the next one; 204 when nothing is left for you.
-
-    The claim reads the rater's membership with the project, so this call checks the role and serves
-    the task in one transaction and, for a new lease, answers without reading anything again.
-    """
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        request=None,
-        responses={
-            200: AssignmentSerializer,
-            204: OpenApiResponse(description="Nothing is left for you to rate in this project."),
-            403: OpenApiResponse(description="You are not a rater here, or your work here is paused."),
-            404: OpenApiResponse(description="No such project (or not one you may see)."),
-        },
-    )
-    def post(self, request, project_id: int, *args, **kwargs):
-        if project_id > MAX_ID:
-            raise Http404("No such project.")
-        try:
-            assignment = services.claim_next(project=project_id, rater=request.user)
-        except services.NotARater as exc:
-            project_for(request.user, pk=project_id)  # a project you may not see is a 404, not a 403
-            raise PermissionDenied(str(exc) if request.user.is_automated else IsProjectRater.message) from exc
-        except services.RaterPaused as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.QueueError as exc:
-            raise conflict(exc) from exc
-        if assignment is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        if Task.item.is_cached(assignment.task):
-            return Response(assignment_data(assignment, rating_id=None))  # a new lease, everything at hand
-        return render_assignment(assignment.pk, request.user)  # the lease the rater already held
-
-
 class AssignmentMixin(APIView):
     def get_assignment(self) -> Assignment:
         assignment = assignments_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
@@ -242,30 +199,7 @@ class AssignmentDetail(AssignmentMixin, APIView):
         return Response(AssignmentSerializer(self.get_assignment()).data)
 
 
-class SkipSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-
-
-class SkipTask(AssignmentMixin, APIView):
-    """Give a task back; you are not offered it again.  A rated task cannot be skipped (409)."""
-
-    permission_classes = [IsAuthenticated, IsOwner]
-
-    @extend_schema(request=SkipSerializer, responses={200: AssignmentSerializer, 409: OpenApiResponse()})
-    def post(self, request, *args, **kwargs):
-        assignment = self.get_assignment()
-        serializer = SkipSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            services.skip(assignment=assignment, reason=serializer.validated_data["reason"])
-        except services.QueueError as exc:
-            raise conflict(exc) from exc
-        return render_assignment(assignment.pk, request.user)
-
-
 urlpatterns = [
-    path("projects/<int:project_id>/next/", NextTask.as_view(), name="api-next"),
     path("assignments/", AssignmentList.as_view(), name="api-assignments"),
     path("assignments/<int:pk>/", AssignmentDetail.as_view(), name="api-assignment"),
-    path("assignments/<int:pk>/skip/", SkipTask.as_view(), name="api-skip"),
 ]

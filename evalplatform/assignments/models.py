@@ -21,9 +21,13 @@ class Assignment(models.Model):
         QUEUE = "queue", "Served by the queue"
         IMPORT = "import", "Imported rating"
 
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="assignments")
-    task = models.ForeignKey("projects.Task", on_delete=models.CASCADE, related_name="assignments")
-    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # Each column starts a composite index or unique constraint below (project: assignment_finished;
+    # task: one per task and rater; rater: assignment_rater_status), so none has an index of its own.
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    task = models.ForeignKey("projects.Task", on_delete=models.CASCADE, related_name="assignments", db_index=False)
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.QUEUE)
     # Pairwise tasks: True when response_b was shown on the left as "A" (sides randomised per rater).

@@ -6,20 +6,18 @@ is simply not found.  The lead's dashboard reads counts only, never anyone's sco
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Avg, Count, F, Max, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Q, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.projects.models import Membership, Project, Task
-from evalplatform.ratings.models import SIDES, Rating, asked_per_response
+from evalplatform.projects.models import Project, Response, Task
 from rubrics.models import Dimension
+from rubrics.scales import SIDES, asked_per_response
 from rubrics.selectors import once_per_published_version
 
 # --- The rubric as a rater sees it -----------------------------------------------------------
@@ -106,7 +104,7 @@ def _read_form(version_id: int) -> tuple[DimensionView, ...]:
 
 def task_form(version_id: int, *, pair: bool) -> tuple[DimensionView, ...]:
     """The questions of one task: ``rubric_form``, with each question that a pair task asks of
-    each response (``ratings.models.asked_per_response``) split into ``key.a`` and ``key.b``."""
+    each response (``rubrics.scales.asked_per_response``) split into ``key.a`` and ``key.b``."""
     form = rubric_form(version_id)
     if not pair:
         return form
@@ -147,34 +145,27 @@ def shown_responses(assignment: Assignment) -> list[ShownResponse]:
 
 
 @dataclass(frozen=True)
-class RaterProgress:
-    done_today: int
-    done_project: int
-    left: int  # tasks this rater could still be served, counting the one they hold
+class ItemPosition:
+    """Where a task sits among its item's: "response 2 of 3" (or "pair 1 of 3") for the rater's bearings."""
+
+    noun: str  # "response" or "pair"
+    index: int  # from 1
+    total: int
 
 
-def _start_of_day(now: datetime) -> datetime:
-    local = timezone.localtime(now)
-    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+def position_in_item(task: Task) -> ItemPosition:
+    """The task's place among its item's responses (single-response tasks, by position) or pairs (by id).
 
-
-def rater_progress(*, project: Project, rater, now: datetime | None = None) -> RaterProgress:
-    """Three small counts for the rating page's header."""
-    now = now or timezone.now()
-    done = Rating.objects.filter(project=project, rater=rater).aggregate(
-        total=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_day(now)))
-    )
-    # Open tasks less the open ones this rater has had (at most one assignment per task and rater):
-    # two counts over indexes, where one count with NOT EXISTS per task took 15-30 ms on PostgreSQL.
-    open_tasks = Task.objects.filter(project=project, is_gold=False, claimed_count__lt=F("capacity")).count()
-    open_seen = Assignment.objects.filter(
-        project=project, rater=rater, task__is_gold=False, task__claimed_count__lt=F("task__capacity")
-    ).count()
-    open_unseen = open_tasks - open_seen
-    holding = Assignment.objects.filter(
-        project=project, rater=rater, status=Assignment.Status.ACTIVE, lease_expires_at__gt=now
-    ).exists()
-    return RaterProgress(done_today=done["today"], done_project=done["total"], left=open_unseen + int(holding))
+    One query of ids; a task not found among them (it cannot happen) counts as the last."""
+    if task.response_b_id is None:
+        ids = list(Response.objects.filter(item_id=task.item_id).order_by("position", "id").values_list("id", flat=True))
+        key, noun = task.response_a_id, "response"
+    else:
+        ids = list(Task.objects.filter(item_id=task.item_id, response_b__isnull=False).order_by("id")
+                   .values_list("id", flat=True))
+        key, noun = task.pk, "pair"
+    index = ids.index(key) + 1 if key in ids else len(ids)
+    return ItemPosition(noun=noun, index=index, total=max(len(ids), 1))
 
 
 # --- The lead's dashboard --------------------------------------------------------------------
@@ -212,80 +203,10 @@ def project_progress(project: Project, *, now: datetime | None = None) -> Projec
     )
 
 
-@dataclass(frozen=True)
-class RaterRow:
-    user_id: int
-    username: str
-    role: str  # "lead", "rater", or "" for someone with ratings but no membership (an imported judge)
-    paused: bool
-    ratings: int
-    today: int
-    skipped: int
-    holding: int
-    avg_seconds: float | None
-    last_rating_at: datetime | None
-
-
-def rater_rows(project: Project, *, now: datetime | None = None) -> list[RaterRow]:
-    """Each member and each other rater of the project with their counts: three grouped queries."""
-    now = now or timezone.now()
-    members = {
-        m["user_id"]: m
-        for m in Membership.objects.filter(project=project).values("user_id", "user__username", "role", "paused")
-    }
-    ratings: dict[int, Mapping[str, Any]] = {
-        r["rater_id"]: r
-        for r in Rating.objects.filter(project=project).values("rater_id").annotate(
-            n=Count("id"), today=Count("id", filter=Q(created_at__gte=_start_of_day(now))),
-            avg_ms=Avg("duration_ms"), last=Max("created_at"),
-        )
-    }
-    queue: dict[int, Mapping[str, Any]] = {
-        a["rater_id"]: a
-        for a in Assignment.objects.filter(project=project, source=Assignment.Source.QUEUE).values("rater_id").annotate(
-            skipped=Count("id", filter=Q(status=Assignment.Status.SKIPPED)),
-            holding=Count("id", filter=Q(status=Assignment.Status.ACTIVE, lease_expires_at__gt=now)),
-        )
-    }
-    extra = set(ratings) - set(members)
-    names = dict(
-        Rating.objects.filter(project=project, rater_id__in=extra).values_list("rater_id", "rater__username").distinct()
-    ) if extra else {}
-    rows = []
-    for user_id in [*members, *sorted(extra)]:
-        m, r, q = members.get(user_id), ratings.get(user_id, {}), queue.get(user_id, {})
-        if m is not None and m["role"] == Membership.Role.LEAD and not r:
-            continue  # a lead who does not rate is listed with the members, not here
-        rows.append(
-            RaterRow(
-                user_id=user_id, username=m["user__username"] if m else names[user_id], role=m["role"] if m else "",
-                paused=bool(m and m["paused"]), ratings=r.get("n", 0), today=r.get("today", 0),
-                skipped=q.get("skipped", 0), holding=q.get("holding", 0),
-                avg_seconds=r["avg_ms"] / 1000 if r.get("avg_ms") is not None else None,
-                last_rating_at=r.get("last"),
-            )
-        )
-    rows.sort(key=lambda row: (-row.ratings, row.username))
-    return rows
-
-
-def members(project: Project):
-    """The project's memberships with their users, leads first."""
-    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")
-
-
-def ratings_per_day(project: Project, *, days: int = 30, now: datetime | None = None) -> list[tuple[date, int]]:
-    """Ratings submitted on each of the last ``days`` days (today last), zero-filled, in the
-    project's time zone: one grouped query."""
-    now = now or timezone.now()
-    first = timezone.localtime(now).date() - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, time.min))
-    counts = dict(
-        Rating.objects.filter(project=project, created_at__gte=start)
-        .annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
-        .values("day").annotate(n=Count("id")).values_list("day", "n")
-    )
-    return [(first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(days)]
+def progress_data(project: Project) -> dict[str, Any]:
+    """``project_progress`` as JSON (the project API's ``progress``); registered in ``apps.py``."""
+    progress = project_progress(project)
+    return {**asdict(progress), "percent": progress.percent}
 
 
 # --- The API's reads of assignments ----------------------------------------------------------

@@ -16,12 +16,14 @@ the same invariants hold; their capacity is large enough for every rater to get 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
+from evalplatform.assignments import gates
 from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Membership, Project, Task
 
@@ -38,15 +40,38 @@ class RaterPaused(QueueError):
     pass
 
 
+class NotCleared(QueueError):
+    """A gate (``assignments.gates``: training, guidelines) holds the rater back from real work."""
+
+    def __init__(self, refusal: gates.Refusal):
+        self.refusal = refusal
+        self.url = refusal.url
+        super().__init__(refusal.message)
+
+
 MAX_CLAIM_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What ``claim_next`` gives a rater: their assignment, and whether its lease is ``new``.
+
+    A new lease comes with everything the rater is shown already loaded (project with its rubric
+    version, task with its item and responses), so showing it needs no further query.  A lease the
+    rater already held comes with its task only: read it again with what it shows
+    (``selectors.assignment_for``).
+    """
+
+    assignment: Assignment
+    new: bool
 
 
 def _now(now: datetime | None) -> datetime:
     return now or timezone.now()
 
 
-def claim_next(*, project: Project | int, rater, now: datetime | None = None) -> Assignment | None:
-    """The rater's current lease in this project, or a new lease on the next task, or None.
+def claim_next(*, project: Project | int, rater, now: datetime | None = None) -> Claim | None:
+    """The rater's current lease in this project, or a new lease on the next task (``Claim.new``), or None.
 
     Order: highest priority first, then tasks other raters have started (so started tasks finish
     before new ones open), then import order; or random order if the project says so.
@@ -77,9 +102,14 @@ def claim_next(*, project: Project | int, rater, now: datetime | None = None) ->
             if membership is None:
                 raise NotARater("you are not a rater in this project")
             project = membership.project
+            # Before any lease, a held one too: training or guidelines that became due (a new rubric
+            # version) apply at once.
+            refusal = gates.refusal_for(project, rater.pk)
+            if refusal is not None:
+                raise NotCleared(refusal)
             held = _current_lease(project, rater, now)
             if held is not None:
-                return held
+                return Claim(held, new=False)
             if membership.paused:
                 # A lease held when the lead paused them is theirs to finish (returned above); no new ones.
                 raise RaterPaused("your work on this project is paused by its lead")
@@ -90,17 +120,21 @@ def claim_next(*, project: Project | int, rater, now: datetime | None = None) ->
             if task is None:
                 if _candidates(project, rater, gold=False).exists():
                     continue
+                emptied = gates.refusal_when_empty(project, rater.pk)  # an external worker: to the completion page
+                if emptied is not None:
+                    raise NotCleared(emptied)
                 return None
             grabbed = Task.objects.filter(pk=task.pk, claimed_count__lt=F("capacity")).update(
                 claimed_count=F("claimed_count") + 1
             )
             if not grabbed:
                 continue  # filled between our read and our write (SQLite only); try the next one
-            return Assignment.objects.create(
+            leased = Assignment.objects.create(
                 project=project, task=task, rater=rater, status=Assignment.Status.ACTIVE,
                 swapped=task.response_b_id is not None and random.random() < 0.5,
                 leased_at=now, lease_expires_at=now + timedelta(seconds=project.lease_seconds),
             )
+            return Claim(leased, new=True)
     return None
 
 

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+import evalplatform.celery_app  # noqa: F401  (the app these shared tasks bind to, loaded with them)
 from evalplatform.assignments import services
 
 

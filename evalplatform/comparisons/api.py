@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 
 from evalplatform.api_errors import invalid
 from evalplatform.comparisons.services import STRATEGIES, PairingError, generate_pairings
-from evalplatform.permissions import IsProjectLead, IsStaff, ProjectScoped
+from evalplatform.permissions import IsStaff
+from evalplatform.projects.permissions import IsProjectLead, ProjectScoped
 
 
 class PairingRequestSerializer(serializers.Serializer):

@@ -13,15 +13,15 @@ is half a win each way) and its margin ``|v| / k``.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from evalplatform.projects.models import Project
 from evalplatform.reports.data import DimensionData, ReportData
-from evalplatform.stats.compare import compare_all_pairs
+from evalplatform.stats.compare import compare_all_pairs_many
 from evalplatform.stats.jsonable import rounded
 from evalplatform.stats.pairwise import bradley_terry, position_bias, win_rate_matrix
 from rubrics.models import Dimension
@@ -114,9 +114,10 @@ def position_bias_section(project: Project, parameters: Mapping[str, Any], data:
     automated judges' are counted in ``n_unknown_side`` and left out.
     """
     out = []
+    all_votes = _votes(data)
     # (task, rater) -> whether response_a was shown on the left
-    sides = {(r.task_id, r.rater): not r.swapped for r in data.ratings if r.swapped is not None}
-    for votes in _votes(data):
+    sides = {(r.task_id, r.rater): not r.swapped for r in data.ratings if r.swapped is not None} if all_votes else {}
+    for votes in all_votes:
         known = [i for i, (t, r) in enumerate(zip(votes.task, votes.rater, strict=True)) if (t, r) in sides]
         entry = {**votes.context(), "n_unknown_side": len(votes) - len(known)}
         if known:
@@ -131,21 +132,25 @@ def position_bias_section(project: Project, parameters: Mapping[str, Any], data:
     return out
 
 
-def _item_means(dim: DimensionData, data: ReportData) -> dict[str, dict[str, float]]:
-    """``means[model][item]``: each model's score per item, averaged over raters.  On pair tasks only
-    per-response scores count (a score about the pair as a whole says nothing about one model)."""
-    sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
-    for task_id, model, _rater, value in dim.rows:
-        info = data.tasks[task_id]
-        if info.pair is not None and model not in info.pair:
-            continue
-        cell = sums[(model, info.item)]
-        cell[0] += value
-        cell[1] += 1
-    means: dict[str, dict[str, float]] = defaultdict(dict)
-    for (model, item), (total, n) in sums.items():
-        means[model][item] = total / n
-    return means
+def _item_means(dim: DimensionData, data: ReportData) -> tuple[list[str], NDArray[np.float64]]:
+    """(models, ``means``): ``means[m, i]`` is model m's score on the i-th of the items any model was
+    scored on (in name order), averaged over raters; NaN where m was not scored on it.  On pair tasks
+    only per-response scores count (a score about the pair as a whole says nothing about one model)."""
+    keep = np.ones(dim.n_scores, dtype=bool)
+    if data.task_pair.any():
+        for i in np.flatnonzero(data.task_pair[data.task_index(dim.task)]).tolist():
+            pair = data.tasks[int(dim.task[i])].pair
+            keep[i] = pair is None or data.models[dim.model[i]] in pair
+    n_models = max(len(data.models), 1)
+    key = dim.item[keep] * n_models + dim.model[keep]
+    cells, inverse = np.unique(key, return_inverse=True)
+    total = np.bincount(inverse.reshape(-1), weights=dim.value[keep], minlength=cells.size)
+    n = np.bincount(inverse.reshape(-1), minlength=cells.size)
+    models, model_row = np.unique(cells % n_models, return_inverse=True)
+    items, item_col = np.unique(cells // n_models, return_inverse=True)
+    means = np.full((models.size, items.size), np.nan)
+    means[model_row.reshape(-1), item_col.reshape(-1)] = total / n
+    return [data.models[m] for m in models.tolist()], means
 
 
 def significance_section(project: Project, parameters: Mapping[str, Any], data: ReportData) -> list[dict[str, Any]]:
@@ -159,22 +164,23 @@ def significance_section(project: Project, parameters: Mapping[str, Any], data: 
     """
     n_boot = max(int(parameters.get("bootstrap", 1000)), MIN_PAIRED_BOOTSTRAP)
     alpha = float(parameters.get("alpha", 0.05))
-    out = []
+    compared = []
     for dim in data.dimensions:
         if dim.kind not in COMPARED_KINDS:
             continue
-        means = _item_means(dim, data)
-        if len(means) < 2:
-            continue
-        items = sorted({item for by_item in means.values() for item in by_item})
-        models = sorted(means)
-        scores = {m: np.array([means[m].get(item, np.nan) for item in items]) for m in models}
-        result = compare_all_pairs(scores, dimension=dim.key, n_boot=n_boot, seed=_seed(parameters), alpha=alpha)
-        out.append({
+        models, means = _item_means(dim, data)
+        if len(models) >= 2:
+            compared.append((dim, {m: means[i] for i, m in enumerate(models)}))
+    # All dimensions at once: pairs with as many items share each chunk of resampled indices (same numbers).
+    results = compare_all_pairs_many([(dim.key, scores) for dim, scores in compared], n_boot=n_boot,
+                                     seed=_seed(parameters), alpha=alpha)
+    return [
+        {
             "label": dim.label, "kind": dim.kind, "n_boot": n_boot, **result.to_dict(),
             "per_model": [
                 {"model": m, "n_items": int(np.isfinite(scores[m]).sum()), "mean": rounded(float(np.nanmean(scores[m])))}
-                for m in models
+                for m in scores
             ],
-        })
-    return out
+        }
+        for (dim, scores), result in zip(compared, results, strict=True)
+    ]

@@ -22,6 +22,7 @@ from itertools import combinations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.template.defaultfilters import pluralize
 
 from evalplatform.assignments.models import Assignment
 from evalplatform.projects.models import Item, Project, Response, Task
@@ -52,7 +53,8 @@ class PairingSummary:
 
     def __str__(self) -> str:
         return (
-            f"{self.pair_tasks} pair tasks on {self.items} items ({self.created} created, {self.removed} removed, "
+            f"{self.pair_tasks} pair task{pluralize(self.pair_tasks)} on {self.items} item{pluralize(self.items)} "
+            f"({self.created} created, {self.removed} removed, "
             f"{self.flipped} sides swapped, {self.kept_started} already started and kept)"
         )
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils.text import slugify
 
 from evalplatform.projects.models import Membership, Project
+from evalplatform.projects.services import LEASE_MAX_SECONDS
 from evalplatform.projects.uploads import size_text
 from rubrics.models import RubricVersion
 
@@ -28,7 +30,9 @@ def check_upload_size(upload):
 class ProjectForm(forms.Form):
     name = forms.CharField(max_length=200)
     slug = forms.SlugField(
-        max_length=100, help_text="Lowercase letters, digits and hyphens; used in the project's web addresses."
+        max_length=100, required=False,
+        help_text="Lowercase letters, digits and hyphens; used in the project's web addresses. Left empty, it "
+                  "is made from the name.",
     )
     rubric_version = RubricVersionChoice(
         queryset=RubricVersion.objects.filter(status=RubricVersion.Status.PUBLISHED)
@@ -36,9 +40,12 @@ class ProjectForm(forms.Form):
         help_text="Only published versions can back a project.",
     )
     kind = forms.ChoiceField(choices=Project.Kind.choices, initial=Project.Kind.SINGLE)
-    overlap = forms.IntegerField(min_value=1, max_value=100, initial=3, help_text="How many raters see each task.")
+    overlap = forms.IntegerField(
+        min_value=1, max_value=100, initial=3,
+        help_text="How many raters see each task: add at least this many raters, or no task is ever complete.",
+    )
     lease_minutes = forms.IntegerField(
-        min_value=1, max_value=24 * 60, initial=30,
+        min_value=1, max_value=LEASE_MAX_SECONDS // 60, initial=30,
         help_text="How long a rater holds an item before it returns to the queue.",
     )
     order = forms.ChoiceField(choices=Project.Order.choices, initial=Project.Order.PRIORITY)
@@ -52,6 +59,17 @@ class ProjectForm(forms.Form):
 
     def clean_items(self):
         return check_upload_size(self.cleaned_data.get("items"))
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("slug") and data.get("name"):
+            slug = slugify(data["name"])[:100].strip("-")
+            if not slug:
+                self.add_error("slug", "The name has no letters or digits to make a web address from: give one.")
+            data["slug"] = slug
+        elif not data.get("slug") and "slug" not in self.errors and "name" not in self.errors:
+            self.add_error("slug", "Give a name or a slug.")
+        return data
 
 
 class ItemsForm(forms.Form):

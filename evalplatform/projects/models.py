@@ -57,9 +57,25 @@ class Project(models.Model):
         default=0, help_text="Flag raters whose median time per item is below this (0: no flag)."
     )
     adjudication_threshold = models.FloatField(
-        default=0.5, help_text="Tasks whose agreement (1 = all agree, 0 = chance) falls below this go to adjudication."
+        default=0.5,
+        help_text="Tasks whose agreement (1 = all agree, 0 = as far apart as the scale allows) falls below this "
+                  "go to adjudication."
     )
     consensus_rule = models.CharField(max_length=12, choices=ConsensusRule.choices, default=ConsensusRule.MAJORITY)
+    revisions_locked = models.BooleanField(
+        default=False, help_text="Raters may no longer revise their ratings (a lead sets this after adjudication)."
+    )
+    # Onboarding (evalplatform.training keeps it in step with the project's training policy): raters train or
+    # confirm the guidelines before real items.  Read with the project on every claim, so the queue asks
+    # the onboarding gate only for projects that have one.
+    onboarding_required = models.BooleanField(
+        default=False, help_text="Raters must pass training or confirm the guidelines before real items."
+    )
+    # Set when a lead opens an entry link (evalplatform.enrolment): some raters are external workers
+    # with a quota.  Read with the project on every claim, so the quota gate costs nothing elsewhere.
+    external_workforce = models.BooleanField(
+        default=False, help_text="Workers of an external platform enter through an entry link, with a quota."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -90,6 +106,9 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices)
     paused = models.BooleanField(default=False, help_text="A paused rater is served no new tasks.")
+    # Set for a worker of an external platform (Prolific, MTurk) who entered through an entry link
+    # (evalplatform.enrolment): their id there, shown beside their username in exports and scorecards.
+    external_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -101,7 +120,8 @@ class Membership(models.Model):
 
 
 class Item(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    # Indexed by item_external_id_unique, which starts with it (an import writes many items).
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items", db_index=False)
     external_id = models.CharField(max_length=200)
     prompt = models.TextField()
     reference = models.TextField(blank=True, help_text="The ideal answer, shown to raters if the project says so.")
@@ -121,7 +141,8 @@ class Item(models.Model):
 
 
 class Response(models.Model):
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    # Indexed by response_model_unique_per_item, which starts with it.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses", db_index=False)
     model = models.CharField(max_length=200)
     text = models.TextField()
     position = models.PositiveSmallIntegerField(default=0)
@@ -153,8 +174,12 @@ class Task(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="tasks")
-    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+")
-    response_b = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+", null=True, blank=True)
+    # response_a starts task_pair_unique; response_b is null on every single-response task, so its
+    # index (partial, below) holds pairs only.
+    response_a = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="+", db_index=False)
+    response_b = models.ForeignKey(
+        Response, on_delete=models.CASCADE, related_name="+", null=True, blank=True, db_index=False
+    )
     capacity = models.PositiveSmallIntegerField()
     claimed_count = models.PositiveSmallIntegerField(default=0)
     rated_count = models.PositiveSmallIntegerField(default=0)
@@ -186,6 +211,7 @@ class Task(models.Model):
                 name="task_queue_random",
             ),
             models.Index(F("project"), F("shuffle_key"), condition=Q(is_gold=True), name="task_gold_queue"),
+            models.Index(fields=["response_b"], condition=Q(response_b__isnull=False), name="task_pair_second"),
         ]
 
     def __str__(self) -> str:
@@ -199,3 +225,41 @@ class Task(models.Model):
     def responses(self) -> tuple[Response, ...]:
         """``(response_a,)``, or the pair ``(response_a, response_b)``."""
         return (self.response_a,) if self.response_b is None else (self.response_a, self.response_b)
+
+
+class ReferenceScore(models.Model):
+    """A response's reference-based metrics against its item's reference answer (``projects.references``).
+
+    Computed by a worker after an import (and, for any still missing, in bulk when a report needs them),
+    with the libraries' own implementations (``stats.reference.response_metrics``).  ``inputs_sha256``
+    is the hash of the reference and the response text they were computed from: when either changes the
+    row no longer matches, and it is computed again before anything reads it.
+    """
+
+    response = models.OneToOneField(Response, on_delete=models.CASCADE, primary_key=True,
+                                    related_name="reference_score")
+    inputs_sha256 = models.CharField(max_length=64)
+    rouge1 = models.FloatField(help_text="ROUGE-1 F-measure, 0-1")
+    rouge2 = models.FloatField(help_text="ROUGE-2 F-measure, 0-1")
+    rouge_l = models.FloatField(help_text="ROUGE-L F-measure, 0-1")
+    bleu = models.FloatField(help_text="sentence BLEU, 0-100")
+    chrf = models.FloatField(help_text="sentence chrF, 0-100")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # The libraries' own values are stored as they are: BLEU of a response equal to its reference is
+        # 100.00000000000004 in floating point, hence the bounds' slack.
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rouge1__gte=0, rouge1__lte=1 + 1e-9, rouge2__gte=0, rouge2__lte=1 + 1e-9,
+                            rouge_l__gte=0, rouge_l__lte=1 + 1e-9),
+                name="reference_score_rouge_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(bleu__gte=0, bleu__lte=100 + 1e-9, chrf__gte=0, chrf__lte=100 + 1e-9),
+                name="reference_score_0_100",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"reference metrics of response {self.response_id}"

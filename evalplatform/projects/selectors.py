@@ -53,12 +53,15 @@ def project_rows(user) -> list[dict]:
     rows = []
     for project in projects:
         role = roles.get(project.pk) or ("admin" if user.is_staff else None)
+        # The project's progress is the lead's figure.  Raters see their own counts on the rating page:
+        # gold ratings are left out of this one, so a rater watching it move would tell gold items apart.
+        leads = role in ("lead", "admin")
         rows.append(
             {
                 "project": project,
                 "role": role,
-                "rated": project.ratings_done or 0,
-                "needed": (project.tasks_total or 0) * project.overlap,
+                "rated": project.ratings_done or 0 if leads else None,
+                "needed": (project.tasks_total or 0) * project.overlap if leads else None,
             }
         )
     return rows
@@ -110,3 +113,8 @@ def filter_by_metadata(items, conditions: dict[tuple[str, ...], str]):
                     match |= Q(**{lookup: number})
         items = items.filter(match)
     return items
+
+
+def members(project: Project):
+    """The project's memberships with their users, leads first."""
+    return Membership.objects.filter(project=project).select_related("user").order_by("role", "user__username")

@@ -12,10 +12,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.views.decorators.http import require_GET, require_POST
 
-from evalplatform.assignments import selectors as queue
 from evalplatform.projects import selectors
+from evalplatform.projects.dashboard import dashboard_context
 from evalplatform.projects.forms import ItemsForm, MemberForm, ProjectForm
 from evalplatform.projects.links import links_for
 from evalplatform.projects.models import Membership, Project
@@ -28,7 +29,6 @@ from evalplatform.projects.services import (
     import_items,
     set_paused,
 )
-from evalplatform.quality.selectors import gold_alerts
 
 LEAD = ("lead",)
 
@@ -80,7 +80,7 @@ def project_new(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, exc.messages)
             except ImportRejected as exc:
                 import_errors = exc.lines()
-                form.add_error("items", f"The items file was refused ({exc.total} problem(s)); nothing was created.")
+                form.add_error("items", f"The items file was refused ({exc.total} problem{pluralize(exc.total)}); nothing was created.")
             else:
                 messages.success(request, f"Project {project.name!r} created" + (f": {summary}." if summary else "."))
                 return redirect("project-dashboard", project.slug)
@@ -114,17 +114,18 @@ def bar_chart(series: list, *, width: int = 1000, height: int = 150, top: int = 
 
 def _dashboard(request: HttpRequest, project: Project, *, member_form=None, items_form=None,
                import_errors=(), status: int = 200) -> HttpResponse:
+    figures = dashboard_context(project)  # progress, raters, gold alerts: registered by the apps above
+    members = list(selectors.members(project))
+    n_raters = sum(1 for m in members if m.role == Membership.Role.RATER and not m.paused)
     context = {
+        **figures,
         "project": project,
-        "progress": queue.project_progress(project),
-        "raters": queue.rater_rows(project),
-        "members": queue.members(project),
-        "chart": bar_chart(queue.ratings_per_day(project, days=30)),
+        "members": members,
+        "n_active_raters": n_raters, "raters_missing": max(project.overlap - n_raters, 0),
+        "chart": bar_chart(figures.get("ratings_per_day", [])),
         "member_form": member_form or MemberForm(),
         "items_form": items_form or ItemsForm(),
         "import_errors": import_errors,
-        "links": [link for link in links_for(project, "admin") if link["url"] != request.path],
-        "gold_alerts": gold_alerts(project),
     }
     return render(request, "projects/dashboard.html", context, status=status)
 
@@ -173,7 +174,7 @@ def project_import_items(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             summary = import_items(project=project, stream=upload, name=upload.name, update=form.cleaned_data["update"])
         except ImportRejected as exc:
-            form.add_error("items", f"The items file was refused ({exc.total} problem(s)); nothing was written.")
+            form.add_error("items", f"The items file was refused ({exc.total} problem{pluralize(exc.total)}); nothing was written.")
             return _dashboard(request, project, items_form=form, import_errors=exc.lines(), status=400)
         messages.success(request, f"Imported: {summary}.")
         return redirect("project-dashboard", project.slug)

@@ -13,28 +13,53 @@ answer is known), and gold accuracy only ever reads gold tasks.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
-from typing import Any, cast
+from datetime import date
+from functools import partial
+from itertools import repeat
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Case, DateField, IntegerField, Value, When
+from django.db.models.functions import Cast, Coalesce
 
 from evalplatform.projects.models import Membership, Project
 from evalplatform.quality import figures
-from evalplatform.quality.models import ConsensusLabel
-from evalplatform.quality.selectors import GoldAccuracy, gold_accuracy
-from evalplatform.ratings.models import Score
-from evalplatform.reports.data import rating_filter
+from evalplatform.quality.models import Adjudication
+from evalplatform.quality.selectors import GoldAccuracy, gold_accuracy, needs_adjudication
+from evalplatform.ratings.models import Rating, Score
+from evalplatform.reports.data import ReportData, fetch_ints, first_appearance, rating_filter, rule_flags
 from evalplatform.stats.consensus import dawid_skene, long_to_wide, mace, majority_vote, numeric_consensus
-from evalplatform.stats.jsonable import finite
 from evalplatform.stats.matrix import Level, code_ratings, collapse_units
-from evalplatform.stats.raters import pattern_disagreement
+from evalplatform.stats.raters import task_disagreement
+from evalplatform.stats.readers import LongRatings
 from evalplatform.stats.summary import summarize
 from rubrics.models import Dimension
 
 QUALITY_DEFAULTS = {"include_automated": False, "include_paused": True, "include_gold": False, "seed": 0}
+
+
+class Label(NamedTuple):
+    """One unit's consensus on one dimension, as stored in a ``ConsensusLabel`` row (plain values: a
+    run at a team's size makes tens of thousands, and model instances would cost most of its time)."""
+
+    task_id: int
+    response_id: int | None
+    dimension_id: int
+    n_ratings: int
+    agreement: float | None
+    split: bool
+    mean: float | None
+    median: float | None
+    majority: float | None
+    majority_share: float | None
+    dawid_skene: float | None
+    dawid_skene_posterior: float | None
+    mace: float | None
+    mace_posterior: float | None
 
 
 @dataclass
@@ -42,7 +67,7 @@ class QualityRun:
     data_seq: int
     parameters: dict[str, Any]
     result: dict[str, Any]
-    labels: list[ConsensusLabel]
+    labels: list[Label]
 
 
 @dataclass(frozen=True)
@@ -66,88 +91,265 @@ def _dimensions(project: Project) -> list[_Dim]:
     ]
 
 
-def _monday(day: date) -> int:
-    return (day - timedelta(days=day.weekday())).toordinal()
+class _Scores(NamedTuple):
+    """The scores a quality run reads, as columns in the database's order (by rating, then score)."""
+
+    rating: np.ndarray
+    task: np.ndarray
+    response: np.ndarray  # 0: about the task
+    rater: np.ndarray
+    dimension: np.ndarray
+    value: np.ndarray
 
 
-def run_quality(project: Project, parameters: dict[str, Any] | None = None, *, data_seq: int | None = None) -> QualityRun:
-    """Compute scorecards and consensus labels of ``project`` (see the module docstring)."""
+def _score_query(project: Project, rule: dict[str, Any], dim_ids: list[int], **only: Any) -> np.ndarray:
+    """(rating, response or 0, dimension, value) of the scores ``rule`` counts (``only``: more filters)."""
+    return fetch_ints(
+        Score.objects.filter(rating_filter(project, rule), value__isnull=False, dimension_id__in=dim_ids, **only)
+        .annotate(_response=Coalesce("response_id", Value(0), output_field=IntegerField()))
+        .order_by("rating_id", "id")
+        .values_list("rating_id", "_response", "dimension_id", "value"), 4)
+
+
+def _shared_scores(project: Project, rule: dict[str, Any], dim_ids: list[int],
+                   data: ReportData | None) -> tuple[np.ndarray, ...] | None:
+    """The scores' (rating, response, dimension, value) columns taken from the report's snapshot, or
+    None when it may not hold exactly the scores this run counts (then the run reads them).
+
+    The snapshot's scores are those ``included_ratings`` selects by the report's parameters (see
+    ``reports.data.ScoreKeys``).  With the same flags for excluded, automated and paused raters, and
+    the same dimensions, they are this run's scores, except gold tasks' when the report left them
+    out: those are read here (a few percent) and put in place.  A gold task's ratings are all gold,
+    and the two sets are each in (rating, score) order, so a stable sort by rating merges them.
+    """
+    keys = data.score_keys if data is not None else None
+    if keys is None or data is None:
+        return None
+    mine, theirs = rule_flags(rule), keys.rule
+    if mine[:3] != theirs[:3] or sorted(keys.dimension_ids) != sorted(dim_ids):
+        return None
+    value = np.empty(keys.dimension.size, dtype=np.int64)
+    dim = np.empty(keys.dimension.size, dtype=np.int64)
+    for i, (dim_id, d) in enumerate(zip(keys.dimension_ids, data.dimensions, strict=True)):
+        at = np.flatnonzero(keys.dimension == i)
+        if at.size != d.value.size:
+            return None
+        value[at] = d.value
+        dim[at] = dim_id
+    rating = keys.rating.astype(np.int64)
+    response = keys.response.astype(np.int64)
+    if not theirs[3] and mine[3]:
+        gold = _score_query(project, rule, dim_ids, rating__task__is_gold=True)
+        if len(gold):
+            rating = np.concatenate([rating, gold[:, 0]])
+            order = np.argsort(rating, kind="stable")
+            rating = rating[order]
+            response = np.concatenate([response, gold[:, 1]])[order]
+            dim = np.concatenate([dim, gold[:, 2]])[order]
+            value = np.concatenate([value, gold[:, 3]])[order]
+    return rating, response, dim, value
+
+
+def _rating_rows(project: Project, params: dict[str, Any], dim_ids: list[int],
+                 data: ReportData | None = None) -> tuple[_Scores, np.ndarray]:
+    """(scores, ratings) read straight into numpy (``reports.data.fetch_ints``), the scores taken from
+    the report's snapshot ``data`` when it holds exactly them (``_shared_scores``).
+
+    A rating row: (rating, duration in ms or -1, is gold, the ordinal of the Monday of the week it was
+    made in, UTC).
+    The report's rule for automated judges and paused raters; gold tasks are split out by the caller.
+    """
+    rule = {**params, "include_gold": True}
+    chosen = Rating.objects.filter(rating_filter(project, rule, prefix="")).order_by("id")
+    ratings = fetch_ints(
+        chosen.annotate(_duration=Coalesce("duration_ms", Value(-1), output_field=IntegerField()),
+                        _gold=Case(When(task__is_gold=True, then=Value(1)), default=Value(0),
+                                   output_field=IntegerField()))
+        .values_list("id", "_duration", "_gold", "task_id", "rater_id"), 5)
+    shared = _shared_scores(project, rule, dim_ids, data)
+    if shared is not None:
+        # the ratings are read after the snapshot: every snapshot score's rating must be among them
+        if shared[0].size and not len(ratings):
+            shared = None
+        elif shared[0].size:
+            at = np.minimum(np.searchsorted(ratings[:, 0], shared[0]), len(ratings) - 1)
+            if (ratings[at, 0] != shared[0]).any():
+                shared = None
+    if shared is None:
+        # A rating's task and rater are read once with the rating, not with each of its scores: the
+        # scores' rows are most of what is read (720,000 on issue 18's data), and each column costs.
+        read = _score_query(project, rule, dim_ids)
+        # The ratings were read first: a rating committed since has its scores in this later read but no
+        # row among the ratings.  Keep only the scores of the ratings read, so each finds its rating below.
+        if len(read):
+            keep = np.isin(read[:, 0], ratings[:, 0])
+            if not keep.all():
+                read = read[keep]
+        shared = (read[:, 0], read[:, 1], read[:, 2], read[:, 3])
+        del read
+    rating, response, dim, value = shared
+    at = np.searchsorted(ratings[:, 0], rating)  # every score's rating is among the ratings read
+    scores = _Scores(rating, ratings[at, 3], response, ratings[at, 4], dim, value)
+    ratings_ids = ratings[:, 0]
+    ratings = ratings[:, :3]
+    # The day each rating was made (UTC), as the database gives it: text on SQLite, a date on
+    # PostgreSQL; the few distinct days are read into the ordinal of their week's Monday.
+    # Read by id and matched to the ratings read above: ratings may have been committed (or excluded) in
+    # between, so this read need not hold the same rows.
+    sql, sql_params = (chosen.annotate(_day=Cast("created_at", DateField())).values_list("id", "_day")
+                       .query.sql_with_params())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, sql_params)
+        day_of = dict(cursor.fetchall())
+    ids = ratings_ids.tolist()
+    missing = [i for i in ids if i not in day_of]
+    if missing:  # excluded since the ratings were read: their day, read by id
+        day_of.update(Rating.objects.filter(id__in=missing).annotate(_day=Cast("created_at", DateField()))
+                      .values_list("id", "_day"))
+    days = [day_of[i] for i in ids]
+    del day_of, ids
+    monday = {}
+    for day in set(days):
+        d = date.fromisoformat(day) if isinstance(day, str) else day
+        monday[day] = d.toordinal() - d.weekday()
+    weeks = np.fromiter((monday[day] for day in days), dtype=np.int64, count=len(days))
+    del days
+    ratings = np.column_stack([ratings, weeks]) if len(ratings) else np.zeros((0, 4), dtype=np.int64)
+    return scores, ratings
+
+
+def run_quality(project: Project, parameters: dict[str, Any] | None = None, *, data_seq: int | None = None,
+                data: ReportData | None = None) -> QualityRun:
+    """Compute scorecards and consensus labels of ``project`` (see the module docstring).  ``data``: the
+    report's snapshot, whose scores the run takes when they are the ones it counts (else it reads)."""
     given = parameters or {}
     params = {key: given[key] if given.get(key) is not None else default for key, default in QUALITY_DEFAULTS.items()}
     if data_seq is None:  # read before the scores, so it never claims more than they cover
         data_seq = Project.objects.values_list("ratings_seq", flat=True).get(pk=project.pk)
     dims = _dimensions(project)
     by_id = {d.id: d for d in dims}
-    # A row: (rating, unit, rater, dimension, value, created_at, duration_ms, is_gold, task, response).
-    # The unit is what a value is about: the task, or one response of a pair for a per-response question.
-    units: dict[tuple[int, int | None], int] = {}
-    rows = [
-        (rating, units.setdefault((task, response), len(units)), rater, dim, cast(int, value), at, duration, gold,
-         task, response)
-        for rating, task, response, rater, dim, value, at, duration, gold in
-        # The report's rule for automated judges and paused raters; gold tasks are split out below.
-        Score.objects.filter(rating_filter(project, {**params, "include_gold": True}), value__isnull=False,
-                             dimension_id__in=list(by_id))
-        .values_list("rating_id", "rating__task_id", "response_id", "rating__rater_id", "dimension_id", "value",
-                     "rating__created_at", "rating__duration_ms", "rating__task__is_gold")
-        .order_by("rating_id", "id").iterator(chunk_size=10000)
-    ]
-    rater_ids = sorted({r[2] for r in rows})
+    scores, rating_info = _rating_rows(project, params, list(by_id), data)
+    # Rows as columns, in the database's order (by rating, then score).  The unit is what a value is
+    # about: the task, or one response of a pair for a per-response question; units are numbered in
+    # order of their first score.
+    rating, rater, dim, value = scores.rating, scores.rater, scores.dimension, scores.value
+    pairs, first, inverse = _unique_pairs(scores.task, scores.response)
+    del scores
+    order = np.argsort(first, kind="stable")
+    del first
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    unit = rank[inverse.reshape(-1)]
+    unit_keys = pairs[order]  # unit index -> (task, response or 0)
+    del pairs, order, rank, inverse
+    n_scores = int(rating.size)
+    at = np.searchsorted(rating_info[:, 0], rating)  # every score's rating is among the ratings read
+    gold_row = rating_info[at, 2] == 1
+    ids = np.asarray(sorted(by_id), dtype=np.int64)
+    position = np.asarray([[d.id for d in dims].index(i) for i in ids.tolist()], dtype=np.int64)
+
+    rater_ids = np.unique(rater).tolist()
     names = dict(get_user_model().objects.filter(pk__in=rater_ids).values_list("pk", "username"))
     paused = set(Membership.objects.filter(project=project, paused=True).values_list("user_id", flat=True))
-    agreement_rows = [r for r in rows if params["include_gold"] or not r[7]]
-    consensus_rows = [r for r in rows if not r[7]]
+    # External workers (Prolific, MTurk) are known on their platform by this id: the card shows it.
+    external = dict(Membership.objects.filter(project=project, user_id__in=rater_ids).exclude(external_id="")
+                    .values_list("user_id", "external_id"))
+    agreement = np.flatnonzero(~gold_row) if not params["include_gold"] else np.arange(rating.size)
 
-    summary = _agreement_summary(agreement_rows, dims, names)
-    unit_keys = list(units)  # unit index -> (task, response)
-    labels, consensus_notes, competence = _consensus(project, consensus_rows, dims, unit_keys,
-                                                     seed=int(params["seed"]))
-    dim_index = {d.id: i for i, d in enumerate(dims)}
+    # The figures per score first, then the consensus labels (hundreds of thousands of tuples, kept
+    # to the end): the score columns are dropped before the labels are built, so the run's memory
+    # peaks lower.
+    summary = _agreement_summary(unit[agreement], rater[agreement], dim[agreement], value[agreement], dims, names)
     weekly = figures.agreement_by_week(
-        [r[1] * len(dims) + dim_index[r[3]] for r in agreement_rows], [r[2] for r in agreement_rows],
-        [r[4] for r in agreement_rows], [_monday(r[5].date()) for r in agreement_rows],
+        unit[agreement] * len(dims) + (position[np.searchsorted(ids, dim[agreement])] if ids.size else 0),
+        rater[agreement], value[agreement], rating_info[at[agreement], 3],
     )
-    per_rating: dict[int, tuple[int, int | None, list[float]]] = {}
-    for rating_id, _unit, rater, dim_id, value, _at, duration, *_ in rows:
-        entry = per_rating.setdefault(rating_id, (rater, duration, []))
-        d = by_id[dim_id]
-        if d.ordered and d.kind != Dimension.Kind.PAIRWISE:
-            entry[2].append(value)
-    by_rater: dict[int, list[tuple[int | None, list[float]]]] = defaultdict(list)
-    for rater, duration, values in per_rating.values():
-        by_rater[rater].append((duration, values))
+    del agreement, at
+    # Per rating (those with a score here): its rater, duration and whether it straight-lines, that is
+    # gives one value on every rating-scale (ordered, non-preference) dimension it scores, two or more.
+    rated, first_row = np.unique(rating, return_index=True)
+    rating_rater = rater[first_row]
+    rating_duration = rating_info[np.searchsorted(rating_info[:, 0], rated), 1]
+    del first_row, rating_info
+    scale_dims = [d.id for d in dims if d.ordered and d.kind != Dimension.Kind.PAIRWISE]
+    on_scale = np.flatnonzero(np.isin(dim, scale_dims))
+    which = np.searchsorted(rated, rating[on_scale])
+    n_scale = np.bincount(which, minlength=rated.size)
+    low = np.full(rated.size, np.iinfo(np.int64).max)
+    high = np.full(rated.size, np.iinfo(np.int64).min)
+    np.minimum.at(low, which, value[on_scale])
+    np.maximum.at(high, which, value[on_scale])
+    del on_scale, which
+    eligible = n_scale >= 2
+    straight = eligible & (low == high)
+    del rated, rating, n_scale, low, high
+
+    consensus = np.flatnonzero(~gold_row)
+    rows = (unit[consensus], rater[consensus], dim[consensus], value[consensus])
+    del consensus, gold_row, unit, rater, dim, value
+    labels, consensus_notes, competence = _consensus(project, rows, dims, unit_keys, seed=int(params["seed"]))
+    del rows
+    adjudicated = set(Adjudication.objects.filter(project=project).values_list("task_id", flat=True))
     gold = gold_accuracy(project, rater_ids=rater_ids)
 
-    cards = [
-        _scorecard(project, rater, names[rater], rater in paused, by_rater[rater], gold.get(rater),
-                   weekly.get(rater, []), [(d.key, summary.get(d.key, {}).get(names[rater]),
-                                            competence.get(d.key, {}).get(rater, {})) for d in dims])
-        for rater in sorted(rater_ids, key=lambda pk: names[pk])
-    ]
+    cards = []
+    for pk in sorted(rater_ids, key=lambda pk: names[pk]):
+        mine = rating_rater == pk
+        durations = rating_duration[mine]
+        card_ratings = _RaterRatings(int(mine.sum()), durations[durations >= 0].tolist(),
+                                     int(eligible[mine].sum()), int(straight[mine].sum()))
+        cards.append({**_scorecard(
+            project, pk, names[pk], pk in paused, card_ratings, gold.get(pk), weekly.get(pk, []),
+            [(d.key, summary.get(d.key, {}).get(names[pk]), competence.get(d.key, {}).get(pk, {})) for d in dims]),
+            "external_id": external.get(pk, "")})
     result = {
         "parameters": params,
         "settings": {"gold_min_accuracy": project.gold_min_accuracy, "min_seconds_per_item": project.min_seconds_per_item,
                      "consensus_rule": project.consensus_rule, "adjudication_threshold": project.adjudication_threshold},
-        "n_scores": len(rows),
+        "n_scores": n_scores,
         "dimensions": [{"dimension": d.key, "level": d.level, "alpha": summary.get(d.key, {}).get("__alpha__"),
                         "consensus_notes": consensus_notes.get(d.key, [])} for d in dims],
         "raters": cards,
-        "n_flagged_tasks": len({lb.task_id for lb in labels if lb.response_id is None and lb.n_ratings >= 2 and (
-            lb.split or (lb.agreement is not None and lb.agreement < project.adjudication_threshold))}),
+        # the queue's own rule (selectors.flagged_labels), so the report and the queue count the same tasks
+        "n_flagged_tasks": len({lb.task_id for lb in labels
+                                if needs_adjudication(lb, project.adjudication_threshold, adjudicated)}),
+        "n_rated_tasks": len({lb.task_id for lb in labels if lb.response_id is None and lb.n_ratings >= 2}),
     }
     return QualityRun(data_seq, params, result, labels)
 
 
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(np.column_stack([a, b]), axis=0, return_index=True, return_inverse=True)`` of two
+    columns of non-negative ids, by a 1-D unique of one number per row (``axis=0`` sorts the rows as
+    records, several times slower): the same rows in the same (lexicographic) order."""
+    second, code = np.unique(b, return_inverse=True)
+    if a.size and int(a.max()) >= np.iinfo(np.int64).max // max(second.size, 1):
+        return np.unique(np.column_stack([a, b]), axis=0, return_index=True,  # type: ignore[return-value]
+                         return_inverse=True)
+    _, first, inverse = np.unique(a * second.size + code.reshape(-1), return_index=True, return_inverse=True)
+    return np.column_stack([a[first], b[first]]), first, inverse
+
+
+class _RaterRatings(NamedTuple):
+    """What a scorecard needs of a rater's ratings: how many, the recorded durations (ms), and how
+    many could straight-line (two or more rating-scale dimensions scored) and did."""
+
+    n: int
+    durations: list[int]
+    n_eligible: int
+    n_straight: int
+
+
 def _scorecard(
-    project: Project, rater: int, name: str, paused: bool, ratings: list[tuple[int | None, list[float]]],
+    project: Project, rater: int, name: str, paused: bool, ratings: _RaterRatings,
     gold: GoldAccuracy | None, weeks: list[figures.WeekAgreement],
     per_dim: list[tuple[str, dict[str, Any] | None, dict[str, Any]]],
 ) -> dict[str, Any]:
-    """One rater's card: ``ratings`` are (duration, rating-scale values) per rating; ``per_dim`` the
-    agreement engine's figures and the estimated competence per dimension."""
-    durations = [d for d, _ in ratings]
+    """One rater's card: ``ratings`` sums up their ratings; ``per_dim`` the agreement engine's figures
+    and the estimated competence per dimension."""
+    durations = ratings.durations
     med = figures.median_seconds(durations)
-    straight = figures.straight_lining(v for _, v in ratings)
+    straight = figures.straight_lining_counts(ratings.n_eligible, ratings.n_straight)
     drift = figures.drift(weeks)
     dim_cards: list[dict[str, Any]] = [
         {
@@ -159,6 +361,7 @@ def _scorecard(
             "mean_offset": fig["mean_offset"] if fig else None,
             "competence_dawid_skene": comp.get("dawid_skene"),
             "competence_mace": comp.get("mace"),
+            "accuracy_mace": comp.get("mace_accuracy"),
             "competence_reason": comp.get("reason"),
         }
         for key, fig, comp in per_dim
@@ -170,7 +373,7 @@ def _scorecard(
         "drift": drift.flagged,
     }
     return {
-        "rater": name, "user_id": rater, "paused": paused, "n_ratings": len(ratings),
+        "rater": name, "user_id": rater, "paused": paused, "n_ratings": ratings.n,
         "gold": asdict(gold) if gold else None,
         "kappa_vs_others": figures.mean_defined(c["kappa_vs_others"] for c in dim_cards),
         "mean_offset": figures.mean_defined(c["mean_offset"] for c in dim_cards),
@@ -187,14 +390,27 @@ def _scorecard(
     }
 
 
-def _agreement_summary(rows: list[tuple], dims: list[_Dim], names: dict[int, str]) -> dict[str, dict[str, Any]]:
-    """Per dimension: rater name -> the agreement engine's per-rater figures, and ``__alpha__``."""
-    if not rows:
+def _agreement_summary(unit: np.ndarray, rater: np.ndarray, dim: np.ndarray, value: np.ndarray, dims: list[_Dim],
+                       names: dict[int, str]) -> dict[str, dict[str, Any]]:
+    """Per dimension: rater name -> the agreement engine's per-rater figures, and ``__alpha__``.
+
+    The scores are given as columns (units named by their number, raters by their name), in the
+    database's order, as ``LongRatings`` numbered like ``stats.readers.from_rows`` would number them.
+    """
+    if not unit.size:
         return {}
     key_of = {d.id: d.key for d in dims}
+    values, value_codes = np.unique(value, return_inverse=True)
+    rater_ids = np.unique(rater)
+    dim_ids = np.unique(dim)
+    long = LongRatings(
+        item=first_appearance(unit, [str(u) for u in range(int(unit.max()) + 1)]),
+        rater=first_appearance(np.searchsorted(rater_ids, rater), [names[r] for r in rater_ids.tolist()]),
+        dimension=first_appearance(np.searchsorted(dim_ids, dim), [key_of[d] for d in dim_ids.tolist()]),
+        value=first_appearance(value_codes.reshape(-1), [float(v) for v in values.tolist()]),
+    )
     report = summarize(
-        [(str(task), names[rater], key_of[dim], float(value), None) for _r, task, rater, dim, value, *_ in rows],
-        levels={d.key: d.level for d in dims}, scales={d.key: [float(v) for v in d.scale] for d in dims},
+        long, levels={d.key: d.level for d in dims}, scales={d.key: [float(v) for v in d.scale] for d in dims},
         bootstrap=0, top=0,
     )
     out: dict[str, dict[str, Any]] = {}
@@ -206,47 +422,86 @@ def _agreement_summary(rows: list[tuple], dims: list[_Dim], names: dict[int, str
 
 
 def _consensus(
-    project: Project, rows: list[tuple], dims: list[_Dim], unit_keys: list[tuple[int, int | None]], *, seed: int
-) -> tuple[list[ConsensusLabel], dict[str, list[str]], dict[str, dict[int, dict[str, Any]]]]:
-    """Every rule's label per unit and dimension, the rules' notes, and each rater's competence."""
-    labels: list[ConsensusLabel] = []
+    project: Project, rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], dims: list[_Dim],
+    unit_keys: np.ndarray, *, seed: int
+) -> tuple[list[Label], dict[str, list[str]], dict[str, dict[int, dict[str, Any]]]]:
+    """Every rule's label per unit and dimension, the rules' notes, and each rater's competence.
+    ``rows``: the scores as (unit, rater, dimension, value) columns; ``unit_keys``: each unit's
+    (task, response or 0)."""
+    unit_col, rater_col, dim_col, value_col = rows
+    labels: list[Label] = []
     notes: dict[str, list[str]] = {}
     competence: dict[str, dict[int, dict[str, Any]]] = {}
     for d in dims:
-        mine = [r for r in rows if r[3] == d.id]
-        if not mine:
+        mine = np.flatnonzero(dim_col == d.id)
+        if not mine.size:
             continue
-        wide = long_to_wide([r[1] for r in mine], [r[2] for r in mine], [r[4] for r in mine])
+        wide = long_to_wide(unit_col[mine], rater_col[mine], value_col[mine])
         m = wide.ratings
         vote = majority_vote(m)
         ds = dawid_skene(m)
-        ma = mace(m, seed=seed)
+        # MACE's uniform class prior reads a skewed question's majority as spam (every rater's θ low,
+        # good ones included): estimate the prevalence, as Dawid–Skene does (stats.consensus.MACEResult)
+        ma = mace(m, seed=seed, class_prior="learned", max_iter=1000)
         mean = numeric_consensus(m, "mean") if d.ordered else None
         median = numeric_consensus(m, "median") if d.ordered else None
         coded = code_ratings(m, level=d.level, value_domain=[float(v) for v in d.scale])
         patterns = collapse_units(coded.codes, coded.n_values)
-        per_pattern = pattern_disagreement(patterns, d.level, coded.positions())
+        per_pattern = task_disagreement(patterns, d.level, coded.positions())
         n = (~np.isnan(m)).sum(axis=0)
-        for u, unit in enumerate(wide.unit_ids.tolist()):
-            task_id, response_id = unit_keys[int(unit)]
-            dis = per_pattern[patterns.inverse[u]] if patterns.inverse[u] >= 0 else np.nan
-            labels.append(ConsensusLabel(
-                project=project, task_id=task_id, response_id=response_id, dimension_id=d.id, n_ratings=int(n[u]),
-                agreement=None if not np.isfinite(dis) else float(1.0 - dis),
-                split=bool(vote.tied[u]),
-                mean=finite(mean.values[u]) if mean else None, median=finite(median.values[u]) if median else None,
-                majority=finite(vote.labels[u]), majority_share=finite(vote.vote_share[u]),
-                dawid_skene=finite(ds.labels[u]), dawid_skene_posterior=_conf(ds.confidence, u),
-                mace=finite(ma.labels[u]), mace_posterior=_conf(ma.confidence, u),
-            ))
+        # Whole columns at once (a team's project has tens of thousands of units per dimension).
+        inverse = np.asarray(patterns.inverse)
+        dis = np.where(inverse >= 0, np.asarray(per_pattern, dtype=float)[np.maximum(inverse, 0)], np.nan)
+        nothing = [None] * len(n)
+        keys = unit_keys[wide.unit_ids.astype(np.int64)]
+        responses = [r or None for r in keys[:, 1].tolist()] if keys[:, 1].any() else nothing
+        # one C-level tuple per row (``Label._make`` is a Python call per row)
+        labels.extend(cast("Iterator[Label]", map(_new_label, zip(
+            keys[:, 0].tolist(), responses, repeat(d.id, len(n)), n.tolist(),
+            _shared_list(1.0 - dis), np.asarray(vote.tied, dtype=bool).tolist(),
+            _shared_list(mean.values) if mean else nothing, _shared_list(median.values) if median else nothing,
+            _shared_list(vote.labels), _shared_list(vote.vote_share), _shared_list(ds.labels),
+            _finite_list(ds.confidence) if ds.confidence is not None else nothing, _shared_list(ma.labels),
+            _finite_list(ma.confidence) if ma.confidence is not None else nothing, strict=True,
+        ))))
         notes[d.key] = sorted({*vote.notes, *ds.notes, *ma.notes})
         competence[d.key] = {
             int(r): {"dawid_skene": ds.competence[i], "mace": ma.competence[i],
+                     "mace_accuracy": ma.accuracy[i] if ma.accuracy else None,
                      "reason": ds.competence_reasons[i] or ma.competence_reasons[i]}
             for i, r in enumerate(wide.rater_ids.tolist())
         }
     return labels, notes, competence
 
 
-def _conf(confidence: np.ndarray | None, u: int) -> float | None:
-    return None if confidence is None else finite(confidence[u])
+def _finite_list(values: Any) -> list[float | None]:
+    """``[finite(v) for v in values]`` for a whole array: plain floats, None for NaN and ±inf."""
+    arr = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return arr.tolist()
+    out = arr.astype(object)  # the same Python floats as tolist() gives
+    out[bad] = None
+    return out.tolist()
+
+
+def _shared_list(values: Any) -> list[float | None]:
+    """``_finite_list(values)`` for a column of few distinct values (labels, vote shares, agreement,
+    means of a few scores), where equal values share one float: the labels are kept until they are
+    stored, and on issue 18's data their 240,000 rows hold 1.7 million floats (24 bytes each), most
+    of them repeats.  A column with a negative zero is left to ``_finite_list`` (``np.unique``
+    takes -0.0 for 0.0, and the stored figure would lose its sign)."""
+    arr = np.asarray(values, dtype=float)
+    if not arr.size or (np.signbit(arr) & (arr == 0)).any():
+        return _finite_list(arr)
+    finite = np.isfinite(arr)
+    distinct, inverse = np.unique(arr[finite], return_inverse=True)
+    table = np.empty(distinct.size + 1, dtype=object)
+    table[:-1] = distinct.tolist()  # the same Python floats as tolist() gives, each made once
+    table[-1] = None
+    codes = np.full(arr.size, distinct.size, dtype=np.intp)
+    codes[finite] = inverse.reshape(-1)
+    return cast("list[float | None]", table[codes].tolist())
+
+
+_new_label = partial(tuple.__new__, Label)

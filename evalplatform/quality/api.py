@@ -11,22 +11,27 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import invalid
-from evalplatform.permissions import LEADS, ProjectScoped
+from evalplatform.input_rules import within_column
+from evalplatform.pagination import PageSizePagination, page_number
 from evalplatform.projects.models import Project, Task
+from evalplatform.projects.permissions import LEADS, ProjectScoped
 from evalplatform.quality import selectors, services
 from evalplatform.quality.models import Adjudication
+from evalplatform.training.selectors import training_results
 
 
 class SettingsSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField(min_value=0, max_value=0.5, required=False)
     gold_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
-    min_seconds_per_item = serializers.IntegerField(min_value=0, required=False)
+    min_seconds_per_item = serializers.IntegerField(required=False,
+                                                    **within_column(Project, "min_seconds_per_item", min_value=0))
     adjudication_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
     consensus_rule = serializers.ChoiceField(choices=Project.ConsensusRule.choices, required=False)
 
@@ -122,7 +127,8 @@ class GoldDetail(ProjectScoped, APIView):
 
 
 class Scorecards(ProjectScoped, APIView):
-    """Per-rater scorecards from the last quality run (computed with the report), and current gold accuracy."""
+    """Per-rater scorecards from the last quality run (computed with the report), current gold accuracy, and
+    each rater's training result (``training``: state, attempts, share within tolerance, per dimension)."""
 
     permission_classes = LEADS
 
@@ -132,10 +138,13 @@ class Scorecards(ProjectScoped, APIView):
         snap = selectors.snapshot(project)
         alerts = [{"rater": a.username, "paused": a.paused, "accuracy": a.gold.accuracy, "n_items": a.gold.n_items}
                   for a in selectors.gold_alerts(project)]
+        training = training_results(project)  # each rater's onboarding (evalplatform.training), always current
         if snap is None:
-            return Response({"computed_at": None, "data_seq": None, "raters": [], "gold_alerts": alerts})
+            return Response({"computed_at": None, "data_seq": None, "raters": [], "gold_alerts": alerts,
+                             "training": training})
         return Response({"computed_at": snap.computed_at, "data_seq": snap.data_seq,
-                         "current_seq": project.ratings_seq, **snap.result, "gold_alerts": alerts})
+                         "current_seq": project.ratings_seq, **snap.result, "gold_alerts": alerts,
+                         "training": training})
 
 
 class AdjudicateSerializer(serializers.Serializer):
@@ -149,14 +158,32 @@ def _adjudication_json(adj: Adjudication) -> dict:
 
 
 class AdjudicationQueue(ProjectScoped, APIView):
-    """Tasks awaiting adjudication (raters split, or agree below the threshold), least agreed first."""
+    """Tasks awaiting adjudication (raters agree below the threshold on some dimension), least agreed first."""
 
     permission_classes = LEADS
 
-    @extend_schema(operation_id="projects_quality_adjudications_list", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="projects_quality_adjudications_list", responses={200: OpenApiTypes.OBJECT},
+        parameters=[OpenApiParameter("page", {"type": "integer", "minimum": 1}, description="The page (1 first)."),
+                    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 500},
+                                     description="Tasks per page (default 50, at most 500).")],
+    )
     def get(self, request, *args, **kwargs):
-        rows, total = selectors.adjudication_queue(self.get_project())
-        return Response({"count": total, "results": [
+        pages = PageSizePagination()
+        size = pages.get_page_size(request) or pages.page_size
+        page = page_number(request.query_params.get("page"))
+        if page is None:
+            raise Http404("No such page.")
+        rows, total = selectors.adjudication_queue(self.get_project(), limit=size, offset=(page - 1) * size)
+        if page > 1 and not rows:
+            raise Http404("No such page.")
+
+        def link(n: int) -> str | None:
+            if n < 1 or (n - 1) * size >= total:
+                return None
+            return replace_query_param(request.build_absolute_uri(), "page", n)
+
+        return Response({"count": total, "next": link(page + 1), "previous": link(page - 1), "results": [
             {**_task_name(r["task"]), "dimensions": r["dimensions"], "lowest_agreement": r["worst"],
              "n_split": r["n_split"]} for r in rows
         ]})

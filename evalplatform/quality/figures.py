@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 STRAIGHT_MIN_ITEMS = 10
 STRAIGHT_MIN_SHARE = 0.8
@@ -50,10 +51,17 @@ def straight_lining(
     dimensions.  Ratings scoring fewer than two of them cannot straight-line and are not counted.
     """
     eligible = [list(r) for r in ratings if len(r) >= 2]
-    n = len(eligible)
+    return straight_lining_counts(len(eligible), sum(1 for r in eligible if len(set(r)) == 1),
+                                  min_items=min_items, min_share=min_share)
+
+
+def straight_lining_counts(
+    n: int, straight: int, *, min_items: int = STRAIGHT_MIN_ITEMS, min_share: float = STRAIGHT_MIN_SHARE
+) -> StraightLining:
+    """``straight_lining`` from the counts: ``n`` ratings scoring two or more rating-scale dimensions,
+    ``straight`` of them with one value on all."""
     if n == 0:
         return StraightLining(0, 0, None, False, "no rating scores two or more rating-scale dimensions")
-    straight = sum(1 for r in eligible if len(set(r)) == 1)
     share = straight / n
     reason = None if n >= min_items else f"fewer than {min_items} ratings to judge by"
     return StraightLining(n, straight, share, n >= min_items and share >= min_share, reason)
@@ -81,7 +89,7 @@ class WeekAgreement:
 
 
 def agreement_by_week(
-    unit: Sequence[int], rater: Sequence[int], value: Sequence[float], week: Sequence[int]
+    unit: ArrayLike, rater: ArrayLike, value: ArrayLike, week: ArrayLike
 ) -> dict[int, list[WeekAgreement]]:
     """Each rater's percent agreement with the others per week (see the module docstring).
 
@@ -94,19 +102,34 @@ def agreement_by_week(
     w = np.asarray(week, dtype=np.int64)
     if u.size == 0:
         return {}
-    _, unit_idx, per_unit = np.unique(u, return_inverse=True, return_counts=True)
-    _, cell_idx, per_cell = np.unique(np.stack([u, v]), axis=1, return_inverse=True, return_counts=True)
-    others = per_unit[unit_idx.ravel()] - 1
-    agree = per_cell[cell_idx.ravel()] - 1
+    # Counts by dense codes and bincount, not np.unique over stacked columns (which sorts them as
+    # records: a second for a team's 720,000 scores).  Every figure is a sum of whole numbers, so the
+    # result is the same to the bit.
+    unit_idx = _codes(u)
+    per_unit = np.bincount(unit_idx)
+    value_idx = _codes(v)
+    cell_idx = _codes(unit_idx * (int(value_idx.max()) + 1) + value_idx)
+    others = per_unit[unit_idx] - 1
+    agree = np.bincount(cell_idx)[cell_idx] - 1
+    raters, rater_idx = np.unique(r, return_inverse=True)
+    weeks, week_idx = np.unique(w, return_inverse=True)
+    key_idx = rater_idx.reshape(-1) * weeks.size + week_idx.reshape(-1)  # by rater, then week
+    n = np.bincount(key_idx, weights=others, minlength=raters.size * weeks.size)
+    a = np.bincount(key_idx, weights=agree, minlength=raters.size * weeks.size)
     out: dict[int, list[WeekAgreement]] = {}
-    keys, key_idx = np.unique(np.stack([r, w]), axis=1, return_inverse=True)
-    key_idx = key_idx.ravel()
-    n = np.bincount(key_idx, weights=others, minlength=keys.shape[1])
-    a = np.bincount(key_idx, weights=agree, minlength=keys.shape[1])
-    for k in range(keys.shape[1]):
-        if n[k] > 0:
-            out.setdefault(int(keys[0, k]), []).append(WeekAgreement(int(keys[1, k]), float(a[k] / n[k]), int(n[k])))
+    for k in np.flatnonzero(n > 0).tolist():
+        out.setdefault(int(raters[k // weeks.size]), []).append(
+            WeekAgreement(int(weeks[k % weeks.size]), float(a[k] / n[k]), int(n[k])))
     return out
+
+
+def _codes(x: np.ndarray) -> np.ndarray:
+    """Small whole numbers, one per distinct value of ``x`` (equal values, equal codes): what bincount
+    counts by.  Non-negative integers below four times the size are their own codes (gaps only add
+    empty bins); anything else is numbered by its rank among the distinct values."""
+    if x.dtype.kind in "iu" and x.size and 0 <= x.min() and x.max() < 4 * x.size:
+        return x
+    return np.unique(x, return_inverse=True)[1].reshape(-1)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django import forms
 
 from evalplatform.assignments.selectors import DimensionView, rubric_form
+from evalplatform.input_rules import within_column
 from evalplatform.projects.models import Project
-from evalplatform.ratings.models import asked_per_response
+from evalplatform.quality.models import GoldExpectation
+from rubrics.scales import asked_per_response
 
 
 class QualitySettingsForm(forms.Form):
@@ -19,12 +21,12 @@ class QualitySettingsForm(forms.Form):
         help_text="Raters below this share of correct gold scores are flagged on the dashboard.",
     )
     min_seconds_per_item = forms.IntegerField(
-        min_value=0, label="Minimum seconds per item",
+        **within_column(Project, "min_seconds_per_item", min_value=0), label="Minimum seconds per item",
         help_text="Raters whose median time per item is below this are flagged as too fast (0: off).",
     )
     adjudication_threshold = forms.FloatField(
         min_value=0, max_value=1, label="Adjudication threshold",
-        help_text="Tasks whose agreement (1 = all agree, 0 = chance) falls below this, or whose ratings split, "
+        help_text="Tasks whose agreement (1 = all agree, 0 = as far apart as the scale allows) falls below this "
                   "go to the adjudication queue.",
     )
     consensus_rule = forms.ChoiceField(
@@ -78,7 +80,8 @@ class GoldForm(ScoresForm):
         super().__init__(*args, project=project, **kwargs)
         for dim in self.dimensions:
             self.fields[f"tolerance-{dim.key}"] = forms.IntegerField(
-                min_value=0, initial=0, required=False, label=f"{dim.label} tolerance"
+                initial=0, required=False, label=f"{dim.label} tolerance",
+                **within_column(GoldExpectation, "tolerance", min_value=0),
             )
 
     def expectations(self) -> dict[str, dict[str, int | str]]:

@@ -73,8 +73,10 @@ class ConsensusLabel(models.Model):
     """Every consensus rule's label for one (task, dimension), as the last quality run computed it.
 
     One row holds all rules, so a lead changing the project's rule changes exports at once, without
-    running anything in the request.  ``agreement`` is 1 minus the task's disagreement (Krippendorff's
-    metric of the dimension's level, relative to chance): 1 = all raters agree, 0 = chance.  ``split``:
+    running anything in the request.  ``agreement`` is 1 minus the task's bounded disagreement
+    (``stats.raters.task_disagreement``: Krippendorff's metric of the dimension's level, over the most
+    that the same number of ratings on that scale can disagree): 1 = all raters agree, 0 = as far apart
+    as the scale allows.  ``split``:
     no single most-chosen value.  Nominal dimensions have no mean or median (the majority stands in).
     On a pair task, a question asked of each response has a label per ``response``.
     """

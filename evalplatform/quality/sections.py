@@ -23,7 +23,7 @@ ICC_LEVELS = (Dimension.Level.INTERVAL, Dimension.Level.RATIO)
 def quality_section(project: Project, parameters: Mapping[str, Any], data: ReportData) -> dict[str, Any]:
     """Rater scorecards and consensus notes, computed on the report's ratings and stored."""
     params = {key: parameters.get(key, default) for key, default in QUALITY_DEFAULTS.items()}
-    return services.compute_quality(project=project, parameters=params, data_seq=data.data_seq)
+    return services.compute_quality(project=project, parameters=params, data_seq=data.data_seq, data=data)
 
 
 def icc_section(project: Project, parameters: Mapping[str, Any], data: ReportData) -> dict[str, Any]:

@@ -119,23 +119,31 @@ def _pair_name(task: Task) -> str:
     return "-vs-".join(response.model for response in task.responses)
 
 
+def needs_adjudication(label: Any, threshold: float, adjudicated: set[int] | frozenset[int]) -> bool:
+    """The queue's rule in Python (for counts made before the labels are stored): ``flagged_labels``; ``label`` is a ``ConsensusLabel`` or an ``analysis.Label``."""
+    return (label.response_id is None and label.n_ratings >= 2 and label.task_id not in adjudicated
+            and label.agreement is not None and label.agreement < threshold)
+
+
 def flagged_labels(project: Project):
-    """Consensus rows of ordinary, unadjudicated tasks whose raters split or agree below the threshold
-    (questions of the whole task; on a pair, those asked of each response are not adjudicated)."""
+    """Consensus rows of ordinary, unadjudicated tasks whose agreement (1 minus the bounded per-task
+    disagreement, ``stats.raters.task_disagreement``) is below the threshold; questions of the whole
+    task only (on a pair, those asked of each response are not adjudicated).  A tied vote alone does not
+    flag a task: on an ordered scale a 4-5 tie is near agreement, and on a nominal one a tie already
+    reads as high disagreement.  ``needs_adjudication`` is the same rule in Python."""
     return ConsensusLabel.objects.filter(
-        Q(split=True) | Q(agreement__lt=project.adjudication_threshold),
-        project=project, n_ratings__gte=2, task__is_gold=False, task__adjudication__isnull=True,
-        response__isnull=True,
+        project=project, agreement__lt=project.adjudication_threshold, n_ratings__gte=2, task__is_gold=False,
+        task__adjudication__isnull=True, response__isnull=True,
     )
 
 
-def adjudication_queue(project: Project, *, limit: int = 200) -> tuple[list[dict[str, Any]], int]:
-    """(the first ``limit`` tasks awaiting adjudication, least agreement first; how many in all)."""
+def adjudication_queue(project: Project, *, limit: int = 200, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """(``limit`` tasks awaiting adjudication from ``offset`` on, most disputed first; how many in all)."""
     grouped = flagged_labels(project).values("task_id").annotate(
         worst=Min("agreement"), n_split=Count("id", filter=Q(split=True)), n_dims=Count("id"),
     )
     total = grouped.count()
-    rows = list(grouped.order_by(F("worst").asc(nulls_first=True), "task_id")[:limit])
+    rows = list(grouped.order_by(F("worst").asc(nulls_first=True), "task_id")[offset:offset + limit])
     tasks = Task.objects.select_related("item", "response_a", "response_b").in_bulk([r["task_id"] for r in rows])
     keys: dict[int, list[str]] = {}
     for task_id, key in flagged_labels(project).filter(task_id__in=list(tasks)).values_list(

@@ -10,17 +10,19 @@ rule's consensus labels and stores them here, so pages and exports only read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from evalplatform.bulk import delete_ids, insert_rows, update_rows
 from evalplatform.dispatch import enqueue
+from evalplatform.input_rules import column_range
 from evalplatform.projects.models import GOLD_CAPACITY, Project, Task
 from evalplatform.quality.models import (
     AdjudicatedScore,
@@ -29,13 +31,17 @@ from evalplatform.quality.models import (
     GoldExpectation,
     QualitySnapshot,
 )
-from evalplatform.ratings.models import asked_per_response
-from evalplatform.reports.services import note_ratings_changed
+from evalplatform.ratings.changes import note_ratings_changed
 from rubrics.models import Dimension
-from rubrics.scales import Scale, scales_for
+from rubrics.scales import Scale, asked_per_response, scales_for
+
+if TYPE_CHECKING:
+    from evalplatform.reports.data import ReportData
 
 log = logging.getLogger(__name__)
 BATCH = 2000
+#: The task ``request_quality_run`` enqueues, by name (``tasks.py`` imports this module, not the reverse).
+COMPUTE_TASK = "evalplatform.quality.tasks.compute_quality"
 
 
 class QualityError(ValidationError):
@@ -63,8 +69,11 @@ def update_quality_settings(*, project: Project, **changes: Any) -> Project:
     for name in ("gold_min_accuracy", "adjudication_threshold"):
         if name in changes and not 0 <= float(changes[name]) <= 1:
             errors[name] = "must be between 0 and 1"
-    if "min_seconds_per_item" in changes and int(changes["min_seconds_per_item"]) < 0:
-        errors["min_seconds_per_item"] = "must be 0 (off) or more seconds"
+    if "min_seconds_per_item" in changes:
+        # the column's own range: PostgreSQL would otherwise wrap a 10-digit value into a negative one
+        high = column_range(Project, "min_seconds_per_item")[1]
+        if not 0 <= int(changes["min_seconds_per_item"]) <= high:
+            errors["min_seconds_per_item"] = f"must be 0 (off) or more seconds, at most {high}"
     if "consensus_rule" in changes and changes["consensus_rule"] not in Project.ConsensusRule.values:
         errors["consensus_rule"] = f"must be one of {', '.join(Project.ConsensusRule.values)}"
     if errors:
@@ -88,6 +97,9 @@ def task_scales(task: Task) -> dict[str, Scale]:
     }
 
 
+TOLERANCE_MAX = column_range(GoldExpectation, "tolerance")[1]
+
+
 def _expectation_rows(task: Task, expectations: Mapping[str, Any]) -> list[tuple[int, int, int]]:
     """(dimension id, value, tolerance) per expectation, or ``QualityError`` listing every problem."""
     scales = task_scales(task)
@@ -106,8 +118,8 @@ def _expectation_rows(task: Task, expectations: Mapping[str, Any]) -> list[tuple
         except ValueError as exc:
             errors[key] = str(exc)
             continue
-        if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 0:
-            errors[key] = "the tolerance must be a whole number, 0 or more"
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int) or not 0 <= tolerance <= TOLERANCE_MAX:
+            errors[key] = f"the tolerance must be a whole number from 0 to {TOLERANCE_MAX}"
         elif tolerance and scale.level == Dimension.Level.NOMINAL:
             errors[key] = "a tolerance needs an ordered scale; on a nominal dimension only the exact value is right"
         else:
@@ -199,26 +211,35 @@ def adjudicate(
 
 
 def compute_quality(
-    *, project: Project, parameters: dict[str, Any] | None = None, data_seq: int | None = None
+    *, project: Project, parameters: dict[str, Any] | None = None, data_seq: int | None = None,
+    data: ReportData | None = None,
 ) -> dict[str, Any]:
     """Run the quality analysis of ``project`` and store it; returns the result (scorecards).
 
     Call from a worker only (statistics never run in a web request).  A run computed from older data
     than the stored one leaves the stored one alone.  ``data_seq``: the project's ``ratings_seq`` the
-    caller read its snapshot at (the report's), else read here.
+    caller read its snapshot at (the report's), else read here; ``data``: that snapshot, whose scores
+    the run takes instead of reading them again when they are the ones it counts.
     """
     from evalplatform.quality.analysis import run_quality
 
-    run = run_quality(project, parameters, data_seq=data_seq)
+    run = run_quality(project, parameters, data_seq=data_seq, data=data)
     store_quality(project=project, data_seq=run.data_seq, parameters=run.parameters, result=run.result,
                   labels=run.labels)
     return run.result
 
 
+#: What a consensus label holds besides its project (``analysis.Label``'s fields, in its order).
+LABEL_FIELDS = (
+    "task_id", "response_id", "dimension_id", "n_ratings", "agreement", "split", "mean", "median", "majority",
+    "majority_share", "dawid_skene", "dawid_skene_posterior", "mace", "mace_posterior",
+)
+
+
 @transaction.atomic
 def store_quality(
     *, project: Project, data_seq: int, parameters: dict[str, Any], result: dict[str, Any],
-    labels: list[ConsensusLabel],
+    labels: Sequence[Any],
 ) -> bool:
     """Replace the project's scorecards and consensus labels, unless newer ones are stored."""
     QualitySnapshot.objects.get_or_create(
@@ -228,16 +249,65 @@ def store_quality(
     if current.data_seq > data_seq:
         log.info("quality run of project %s at seq %s is older than the stored one; dropped", project.pk, data_seq)
         return False
-    ConsensusLabel.objects.filter(project=project).delete()
-    ConsensusLabel.objects.bulk_create(labels, batch_size=BATCH)
+    _replace_labels(project, labels)
     current.data_seq, current.parameters, current.result = data_seq, parameters, result
     current.computed_at = timezone.now()
     current.save()
     return True
 
 
+def _replace_labels(project: Project, labels: Sequence[Any]) -> None:
+    """Make the project's stored consensus labels exactly ``labels``, writing only what changed.
+
+    A run at a team's size makes hundreds of thousands of labels, and the next run (the report after a
+    few more ratings, or with other parameters) gives most of them again: deleting and inserting every
+    row updates seven indexes per row (seconds on SQLite), while a row found by its (task, response,
+    dimension) keeps its id and is rewritten in place only if a figure changed (no index holds them).
+    Rows whose unit is gone are deleted, new ones inserted.  Readers see the same rows either way.
+    """
+    quote = connection.ops.quote_name
+    stored_sql = (f"SELECT {quote('id')}, {', '.join(quote(f) for f in LABEL_FIELDS)} "  # noqa: S608
+                  f"FROM {quote(ConsensusLabel._meta.db_table)} WHERE {quote('project_id')} = %s ORDER BY 1")
+    # analysis.Label is a tuple of exactly LABEL_FIELDS: no getattr per row
+    plain = all(getattr(kind, "_fields", None) == LABEL_FIELDS for kind in {type(label) for label in labels})
+    given = labels if plain else [tuple(getattr(label, f) for f in LABEL_FIELDS) for label in labels]
+    # What to write, as (row id, position in ``given``) and positions: no second copy of the figures.
+    changed: list[tuple[int, int]] = []
+    rest: list[tuple[Any, ...]] = []  # stored rows past the first that does not line up
+    same = 0
+    with connection.cursor() as cursor:
+        cursor.execute(stored_sql, [project.pk])  # rows: (id, *LABEL_FIELDS)
+        # The last run stored its labels in the order a run gives them: while the units line up,
+        # compare row by row as they are read (a stored bool reads 0/1 on SQLite, equal to False/True).
+        while rows := cursor.fetchmany(BATCH):
+            at = 0
+            if not rest:
+                for row in rows:
+                    if same == len(given):
+                        break
+                    if row[1:] != given[same]:
+                        if row[1:4] != given[same][:3]:
+                            break
+                        changed.append((row[0], same))
+                    same += 1
+                    at += 1
+            rest.extend(rows[at:])
+    # the rest by (task, response, dimension), the fields LABEL_FIELDS starts with
+    stored = {row[1:4]: row for row in rest}
+    new = []
+    for i in range(same, len(given)):
+        row = stored.pop(given[i][:3], None)
+        if row is None:
+            new.append(i)
+        elif row[1:] != given[i]:
+            changed.append((row[0], i))
+    delete_ids(ConsensusLabel, [row[0] for row in stored.values()])
+    if changed:
+        update_rows(ConsensusLabel, LABEL_FIELDS[3:], ((pk, *given[i][3:]) for pk, i in changed))
+    project_id = project.pk
+    insert_rows(ConsensusLabel, ("project_id", *LABEL_FIELDS), ((project_id, *given[i]) for i in new))
+
+
 def request_quality_run(*, project: Project, parameters: dict[str, Any] | None = None) -> None:
     """Enqueue a quality run after the current transaction commits."""
-    from evalplatform.quality.tasks import compute_quality as task
-
-    transaction.on_commit(lambda: enqueue(task, project.pk, parameters or {}))
+    transaction.on_commit(lambda: enqueue(COMPUTE_TASK, project.pk, parameters or {}))

@@ -6,6 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
+import evalplatform.celery_app  # noqa: F401  (the app these shared tasks bind to, loaded with them)
 from evalplatform.projects.models import Project
 from evalplatform.quality import services
 from evalplatform.reports.services import RETRYABLE

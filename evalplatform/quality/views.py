@@ -14,11 +14,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from evalplatform.assignments.selectors import rubric_form
+from evalplatform.pagination import page_number
 from evalplatform.projects.selectors import project_for
 from evalplatform.quality import selectors, services
 from evalplatform.quality.forms import AdjudicationForm, GoldForm, QualitySettingsForm
 from evalplatform.quality.models import Adjudication
 from evalplatform.reports.services import latest_done
+from evalplatform.training.selectors import training_results
 
 LEAD = ("lead",)
 
@@ -45,6 +47,7 @@ def _overview(request: HttpRequest, project, *, form=None, status: int = 200) ->
         "cards": snap.result.get("raters", []) if snap else [],
         "stale": snap is not None and snap.data_seq < project.ratings_seq,
         "queue_total": selectors.queue_size(project),
+        "training": training_results(project),  # each rater's onboarding result, beside their scorecard
     }
     return render(request, "quality/overview.html", context, status=status)
 
@@ -110,6 +113,9 @@ def gold(request: HttpRequest, slug: str) -> HttpResponse:
                 _refused(form, exc, prefix="score-")
             else:
                 messages.success(request, f"Item {task.item.external_id} is now a gold item.")
+                if not project.gold_rate:
+                    messages.warning(request, "The gold rate is 0, so no rater will be served this gold item: set a "
+                                              "gold rate under Quality → Settings.")
                 return redirect("quality-gold", project.slug)
     return _gold_page(request, project, form, status=400)
 
@@ -128,15 +134,45 @@ def gold_remove(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
 # --- Adjudication -----------------------------------------------------------------------------
 
 
+def consensus_initial(project, consensus: dict) -> dict[str, str]:
+    """The adjudication form's starting values: each question's consensus label under the project's
+    rule (the majority where a mean or median is missing), moved to the nearest level of its scale,
+    since a mean need not be one.  Questions without a stored label start empty."""
+    column = selectors.RULE_COLUMNS[project.consensus_rule][0]
+    fallback = selectors.RULE_COLUMNS[project.ConsensusRule.MAJORITY][0]
+    initial = {}
+    for dim in rubric_form(project.rubric_version_id):
+        label = consensus.get(dim.key)
+        if label is None or dim.is_text or not dim.levels:
+            continue
+        value = getattr(label, column)
+        if value is None:
+            value = getattr(label, fallback)
+        if value is None:
+            continue
+        nearest = min(dim.levels, key=lambda level: (abs(level.value - value), level.value))
+        initial[dim.field_name] = str(nearest.value)
+    return initial
+
+
+#: Tasks per page of the adjudication list (``?page=``), most disputed first.
+ADJUDICATION_PAGE = 200
+
+
 @login_required
 @require_GET
 def adjudication_queue(request: HttpRequest, slug: str) -> HttpResponse:
     project = _lead_project(request, slug)
-    rows, total = selectors.adjudication_queue(project)
+    page = page_number(request.GET.get("page")) or 1
+    rows, total = selectors.adjudication_queue(project, limit=ADJUDICATION_PAGE, offset=(page - 1) * ADJUDICATION_PAGE)
     snap = selectors.snapshot(project)
     context = {
         "project": project, "rows": rows, "total": total, "snapshot": snap,
         "recent": selectors.recent_adjudications(project),
+        "page": page, "first_shown": (page - 1) * ADJUDICATION_PAGE + 1,
+        "last_shown": (page - 1) * ADJUDICATION_PAGE + len(rows),
+        "previous_page": page - 1 if page > 1 else None,
+        "next_page": page + 1 if page * ADJUDICATION_PAGE < total else None,
     }
     return render(request, "quality/adjudication_queue.html", context)
 
@@ -160,15 +196,18 @@ def adjudicate(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
                 messages.success(request, f"Adjudicated {task.item.external_id}: its final label is recorded.")
                 return redirect("quality-adjudication", project.slug)
         status = 400
-    else:
-        initial = {}
+    consensus = selectors.task_consensus(task)
+    prefilled = False
+    if request.method != "POST":
         if existing is not None:
             initial = {f"score-{s.dimension.key}": str(s.value) for s in existing.scores.all()}
             initial["note"] = existing.note
+        else:  # start from what the exports say now: the consensus under the project's rule
+            initial = consensus_initial(project, consensus)
+            prefilled = bool(initial)
         form = AdjudicationForm(initial=initial, project=project)
     ratings = list(selectors.task_ratings(task))
     dims = rubric_form(project.rubric_version_id)
-    consensus = selectors.task_consensus(task)
     labels = {d.key: {lv.value: lv.label for lv in d.levels} for d in dims}
     rows = []
     for rating in ratings:
@@ -185,6 +224,6 @@ def adjudicate(request: HttpRequest, slug: str, task_id: int) -> HttpResponse:
         rows.append({"rating": rating, "cells": cells})
     context = {
         "project": project, "task": task, "form": form, "existing": existing, "dims": dims, "rows": rows,
-        "consensus": [(d, consensus.get(d.key)) for d in dims if not d.is_text],
+        "consensus": [(d, consensus.get(d.key)) for d in dims if not d.is_text], "prefilled": prefilled,
     }
     return render(request, "quality/adjudicate.html", context, status=status)

@@ -1,42 +1,62 @@
-"""Ratings over the API: submitting scores, reading ratings, importing them, exporting a project's.
+"""Ratings over the API: the rater's calls, reading ratings and a lead's corrections (import and export: ``api_transfer``).
 
+A rater's own front end needs three calls, all here: ``POST /api/projects/{id}/next/`` (the task
+with its item, responses in display order and the rubric), ``POST /api/assignments/{id}/submit/``
+and ``POST /api/assignments/{id}/skip/`` (the scoring page, ``views.py``, is their HTML twin).
 Submitting is idempotent: the first submit of an assignment answers 201 with the rating, a repeat
-answers 200 with the same rating.  Exports stream, so a project of any size downloads in flat memory.
+answers 200 with the same rating.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.urls import path
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from evalplatform.api_errors import Conflict
-from evalplatform.assignments.api import IdFilter, api_datetime
-from evalplatform.assignments.selectors import assignments_visible_to
-from evalplatform.permissions import LEADS, IsOwner, IsProjectLead, IsStaff, ProjectScoped
-from evalplatform.projects.uploads import (
-    UPLOAD_PARSERS,
-    ImportRejectedSerializer,
-    import_response,
-    upload_schema,
+from evalplatform.api_errors import Conflict, conflict
+from evalplatform.assignments import services as queue
+from evalplatform.assignments.api import (
+    MAX_ID,
+    AssignmentMixin,
+    AssignmentSerializer,
+    IdFilter,
+    api_datetime,
+    assignment_data,
+    render_assignment,
 )
-from evalplatform.ratings import exports
-from evalplatform.ratings.importing import import_ratings
-from evalplatform.ratings.models import Rating, Score
+from evalplatform.assignments.selectors import assignments_visible_to
+from evalplatform.input_rules import JUSTIFICATION_MAX
+from evalplatform.permissions import IsOwner, IsStaff
+from evalplatform.projects.permissions import LEADS, IsProjectLead, IsProjectRater, ProjectScoped
+from evalplatform.projects.selectors import project_for, visible_projects
+from evalplatform.ratings.models import RaterExclusion, Rating, RatingRevision, Score
 from evalplatform.ratings.selectors import ratings_visible_to
-from evalplatform.ratings.services import SubmitConflict, SubmitError, submit_rating
+from evalplatform.ratings.services import (
+    ExclusionError,
+    SubmitConflict,
+    SubmitError,
+    SubmitRefused,
+    Submitted,
+    exclude_ratings,
+    restore_ratings,
+    revise_rating,
+    set_revisions_locked,
+    submit_rating,
+)
 from rubrics.models import Dimension
 from rubrics.scales import scales_for
+
+User = get_user_model()
 
 
 class RatingSerializer(serializers.ModelSerializer):
@@ -81,11 +101,13 @@ def scores_as_seen(rows: Iterable[tuple[str, str, Score]], rating: Rating) -> di
     return scores
 
 
-def new_rating_data(rating: Rating, *, rater) -> dict:
+def new_rating_data(submitted: Submitted, *, rater) -> dict:
     """``RatingSerializer``'s output for a rating ``submit_rating`` has just created (its task, item,
-    assignment, project and scores at hand), without reading it back; a test holds the two equal."""
+    assignment and project at hand, its score rows in ``submitted.scores``), without reading it back;
+    a test holds the two equal."""
+    rating = submitted.rating
     by_dimension = {scale.dimension_id: scale for scale in scales_for(rating.project.rubric_version).values()}
-    rows = ((by_dimension[s.dimension_id].key, by_dimension[s.dimension_id].kind, s) for s in rating.scores.all())
+    rows = ((by_dimension[s.dimension_id].key, by_dimension[s.dimension_id].kind, s) for s in submitted.scores)
     return {
         "id": rating.pk, "project": rating.project_id, "assignment": rating.assignment_id,
         "item": rating.task.item.external_id, "rater": rater.username, "rubric_version": rating.rubric_version_id,
@@ -99,6 +121,47 @@ def render_rating(rating_id: int, user, *, status_code: int = status.HTTP_200_OK
     return Response(RatingSerializer(rating).data, status=status_code)
 
 
+class NextTask(APIView):
+    """Your current task in this project, or a lease on the next one; 204 when nothing is left for you.
+
+    The claim reads the rater's membership with the project, so this call checks the role and serves
+    the task in one transaction and, for a new lease, answers without reading anything again.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: AssignmentSerializer,
+            204: OpenApiResponse(description="Nothing is left for you to rate in this project."),
+            403: OpenApiResponse(description="You are not a rater here, your work here is paused, or you "
+                                 "must first finish the project's training or acknowledge its guidelines "
+                                 "(the message names the page)."),
+            404: OpenApiResponse(description="No such project (or not one you may see)."),
+        },
+    )
+    def post(self, request, project_id: int, *args, **kwargs):
+        if project_id > MAX_ID:
+            raise Http404("No such project.")
+        try:
+            claim = queue.claim_next(project=project_id, rater=request.user)
+        except queue.NotARater as exc:
+            project_for(request.user, pk=project_id)  # a project you may not see is a 404, not a 403
+            raise PermissionDenied(str(exc) if request.user.is_automated else IsProjectRater.message) from exc
+        except queue.RaterPaused as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except queue.NotCleared as exc:
+            raise PermissionDenied(f"{exc} ({exc.url})") from exc
+        except queue.QueueError as exc:
+            raise conflict(exc) from exc
+        if claim is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if claim.new:
+            return Response(assignment_data(claim.assignment, rating_id=None))  # everything at hand
+        return render_assignment(claim.assignment.pk, request.user)  # the lease the rater already held
+
+
 class SubmitSerializer(serializers.Serializer):
     scores = serializers.DictField(
         child=serializers.JSONField(),
@@ -107,7 +170,7 @@ class SubmitSerializer(serializers.Serializer):
         'once per response, keyed <dimension>.a and <dimension>.b, e.g. {"preference": -1, "accuracy.a": 4, '
         '"accuracy.b": 2}.',
     )
-    justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=20000)
+    justification = serializers.CharField(required=False, allow_blank=True, default="", max_length=JUSTIFICATION_MAX)
     duration_ms = serializers.IntegerField(
         required=False, allow_null=True, default=None, min_value=0, max_value=2**31 - 1,
         help_text="How long the rater took, in milliseconds.",
@@ -128,7 +191,10 @@ class SubmitRating(APIView):
 
     @extend_schema(
         request=SubmitSerializer,
-        responses={200: RatingSerializer, 201: RatingSerializer, 400: OpenApiResponse(), 409: OpenApiResponse()},
+        responses={200: RatingSerializer, 201: RatingSerializer, 400: OpenApiResponse(),
+                   403: OpenApiResponse(description="You must first finish the project's training or "
+                                                    "acknowledge its guidelines (the message names the page)."),
+                   409: OpenApiResponse()},
     )
     def post(self, request, *args, **kwargs):
         # Who holds it is all this needs to know before the submit locks and reads it whole.
@@ -141,14 +207,196 @@ class SubmitRating(APIView):
         serializer = SubmitSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            rating, created = submit_rating(assignment=assignment.pk, **serializer.validated_data)
+            submitted = submit_rating(assignment=assignment.pk, **serializer.validated_data)
+        except SubmitRefused as exc:
+            raise PermissionDenied(f"{exc.refusal.message} ({exc.url})") from exc
         except SubmitConflict as exc:
             raise Conflict(" ".join(exc.errors.values())) from exc
         except SubmitError as exc:
             raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from exc
-        if created:
-            return Response(new_rating_data(rating, rater=request.user), status=status.HTTP_201_CREATED)
+        if submitted.created:
+            return Response(new_rating_data(submitted, rater=request.user), status=status.HTTP_201_CREATED)
+        return render_rating(submitted.rating.pk, request.user)
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class SkipTask(AssignmentMixin, APIView):
+    """Give a task back; you are not offered it again.  A rated task cannot be skipped (409)."""
+
+    permission_classes = [IsAuthenticated, IsOwner]
+
+    @extend_schema(request=SkipSerializer, responses={200: AssignmentSerializer, 409: OpenApiResponse()})
+    def post(self, request, *args, **kwargs):
+        assignment = self.get_assignment()
+        serializer = SkipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            queue.skip(assignment=assignment, reason=serializer.validated_data["reason"])
+        except queue.QueueError as exc:
+            raise conflict(exc) from exc
+        return render_assignment(assignment.pk, request.user)
+
+
+class ReviseSerializer(serializers.Serializer):
+    scores = serializers.DictField(child=serializers.JSONField(), help_text="The full answers again, as for a submit.")
+    justification = serializers.CharField(
+        required=False, allow_blank=True, default=None, allow_null=True, max_length=JUSTIFICATION_MAX,
+        help_text="Left out: the rating's justification stays.",
+    )
+
+
+class ReviseRating(APIView):
+    """Correct one of your ratings: give the full answers again (as for a submit).
+
+    200 with the rating as it now stands.  The old and new answers are kept in the rating's history
+    (``GET /api/ratings/{id}/revisions/``) and the report is refreshed; the same answers again change
+    nothing.  400 for answers a submit would refuse; 409 when the project's lead has locked revisions.
+    """
+
+    permission_classes = [IsAuthenticated, IsOwner]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "submit"
+
+    @extend_schema(request=ReviseSerializer, responses={200: RatingSerializer, 400: OpenApiResponse(),
+                                                        409: OpenApiResponse()})
+    def post(self, request, *args, **kwargs):
+        rating = ratings_visible_to(request.user).filter(pk=kwargs["pk"]).first()
+        if rating is None:
+            raise Http404("No such rating.")
+        self.check_object_permissions(request, rating)
+        serializer = ReviseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            revise_rating(rating=rating.pk, by=request.user, **serializer.validated_data)
+        except SubmitConflict as exc:
+            raise Conflict(" ".join(exc.errors.values())) from exc
+        except SubmitError as exc:
+            raise serializers.ValidationError({key: [message] for key, message in exc.errors.items()}) from exc
         return render_rating(rating.pk, request.user)
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    revised_by = serializers.CharField(source="revised_by.username", read_only=True)
+
+    class Meta:
+        model = RatingRevision
+        fields = ["id", "rating", "revised_by", "revised_at", "old", "new"]
+        read_only_fields = fields
+
+
+class RatingRevisions(generics.ListAPIView):
+    """A rating's corrections, oldest first: who, when, the answers before and after (the rater,
+    the project's leads, admins)."""
+
+    serializer_class = RevisionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RatingRevision.objects.none()
+        rating = ratings_visible_to(self.request.user).filter(pk=self.kwargs["pk"]).first()
+        if rating is None:
+            raise Http404("No such rating.")
+        return RatingRevision.objects.filter(rating=rating).select_related("revised_by").order_by("revised_at", "id")
+
+
+class RevisionsLockSerializer(serializers.Serializer):
+    locked = serializers.BooleanField(help_text="True: raters may no longer revise their ratings.")
+
+
+class RevisionsLock(ProjectScoped, APIView):
+    """Lock (or unlock) raters' revisions of the project's ratings, e.g. once adjudication is done."""
+
+    permission_classes = LEADS
+
+    @extend_schema(request=RevisionsLockSerializer,
+                   responses={200: {"type": "object", "properties": {"revisions_locked": {"type": "boolean"}}}})
+    def post(self, request, *args, **kwargs):
+        serializer = RevisionsLockSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = set_revisions_locked(project=self.get_project(), locked=serializer.validated_data["locked"])
+        return Response({"revisions_locked": project.revisions_locked})
+
+
+class ExclusionSerializer(serializers.ModelSerializer):
+    rater = serializers.CharField(source="rater.username", read_only=True)
+    created_by = serializers.CharField(source="created_by.username", read_only=True, allow_null=True)
+    revoked_by = serializers.CharField(source="revoked_by.username", read_only=True, allow_null=True)
+
+    class Meta:
+        model = RaterExclusion
+        fields = ["id", "project", "rater", "scope", "since", "reason", "n_ratings", "created_by", "created_at",
+                  "revoked_by", "revoked_at"]
+        read_only_fields = fields
+
+
+class ExclusionRequestSerializer(serializers.Serializer):
+    rater = serializers.CharField(help_text="The rater's username.")
+    scope = serializers.ChoiceField(choices=RaterExclusion.Scope.choices)
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                      help_text="scope since: their ratings from this time on.")
+    reason = serializers.CharField(max_length=5000, help_text="Why (kept with the exclusion).")
+    pause = serializers.BooleanField(required=False, allow_null=True, default=None,
+                                     help_text="Also pause the rater (default: yes, except for failed_gold).")
+
+
+class ProjectExclusions(ProjectScoped, generics.ListAPIView):
+    """The project's exclusions of raters' ratings, newest first; POST excludes a rater's ratings.
+
+    Excluded ratings count nowhere (progress, overlap, reports, exports unless asked): their tasks
+    reopen and the queue tops them up.  ``POST /api/exclusions/{id}/restore/`` undoes one.
+    """
+
+    permission_classes = LEADS
+    serializer_class = ExclusionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RaterExclusion.objects.none()
+        return self.get_project().exclusions.select_related("rater", "created_by", "revoked_by")
+
+    @extend_schema(request=ExclusionRequestSerializer, responses={201: ExclusionSerializer, 400: OpenApiResponse()})
+    def post(self, request, *args, **kwargs):
+        project = self.get_project()
+        serializer = ExclusionRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rater = User.objects.filter(
+            username=data["rater"], memberships__project=project
+        ).first()
+        if rater is None:
+            raise serializers.ValidationError({"rater": [f"{data['rater']!r} is not a member of this project"]})
+        try:
+            exclusion = exclude_ratings(
+                project=project, rater=rater, scope=data["scope"], since=data["since"], reason=data["reason"],
+                pause=data["pause"], by=request.user,
+            )
+        except ExclusionError as exc:
+            raise serializers.ValidationError({exc.field: [str(exc)]}) from exc
+        return Response(ExclusionSerializer(exclusion).data, status=status.HTTP_201_CREATED)
+
+
+class RestoreExclusion(APIView):
+    """Revoke an exclusion: its ratings count again; it stays on the record (409 if already revoked)."""
+
+    permission_classes = [IsAuthenticated, IsStaff | IsProjectLead]
+
+    @extend_schema(request=None, responses={200: ExclusionSerializer, 409: OpenApiResponse()})
+    def post(self, request, *args, **kwargs):
+        exclusion = RaterExclusion.objects.filter(
+            pk=kwargs["pk"], project__in=visible_projects(request.user)
+        ).select_related("project").first()
+        if exclusion is None:
+            raise Http404("No such exclusion.")
+        self.check_object_permissions(request, exclusion)
+        try:
+            restore_ratings(exclusion=exclusion, by=request.user)
+        except ExclusionError as exc:
+            raise Conflict(str(exc)) from exc
+        exclusion = RaterExclusion.objects.select_related("rater", "created_by", "revoked_by").get(pk=exclusion.pk)
+        return Response(ExclusionSerializer(exclusion).data)
 
 
 class RatingFilter(filters.FilterSet):
@@ -184,117 +432,15 @@ class RatingDetail(generics.RetrieveAPIView):
         return ratings_visible_to(self.request.user)
 
 
-class RatingsImportSummarySerializer(serializers.Serializer):
-    ratings = serializers.IntegerField()
-    scores = serializers.IntegerField()
-    raters_created = serializers.IntegerField()
-
-
-class RatingsImportQuery(serializers.Serializer):
-    automated = serializers.BooleanField(
-        default=False, help_text="The raters are automated judges (named judge:<name>; they never count toward overlap)."
-    )
-
-
-RATING_RECORD = {
-    "type": "object",
-    "required": ["item_id", "rater", "dimension", "value"],
-    "properties": {
-        "item_id": {"type": "string"},
-        "model": {"type": "string"},
-        "model_a": {"type": "string"},
-        "model_b": {"type": "string"},
-        "rater": {"type": "string"},
-        "dimension": {"type": "string"},
-        "value": {"oneOf": [{"type": "integer"}, {"type": "string"}, {"type": "boolean"}]},
-        "justification": {"type": "string"},
-        "duration_ms": {"type": "integer"},
-    },
-}
-
-
-class RatingsImport(ProjectScoped, APIView):
-    """Import ratings collected elsewhere, one score per row, all or nothing (leads and admins)."""
-
-    permission_classes = LEADS
-    parser_classes = UPLOAD_PARSERS
-
-    @extend_schema(
-        request=upload_schema(RATING_RECORD),
-        parameters=[RatingsImportQuery],
-        responses={201: RatingsImportSummarySerializer, 400: ImportRejectedSerializer, 413: OpenApiResponse()},
-        description="Rows `item_id, model (model_a, model_b in pairwise projects, plus model for a question "
-        "asked of each response of the pair), rater, dimension, value`, "
-        "with optional `justification` and `duration_ms`. The same validation as a rater's submission; "
-        "any bad row refuses the file (400 with each problem's line and field) and nothing is written.",
-    )
-    def post(self, request, *args, **kwargs):
-        query = RatingsImportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return import_response(request, lambda upload: import_ratings(
-            project=self.get_project(), stream=upload.stream, fmt=upload.fmt, name=upload.name,
-            automated=query.validated_data["automated"],
-        ))
-
-
-class IgnoreFormatNegotiation(DefaultContentNegotiation):
-    """``?format=`` names the export here, not a renderer: errors are always JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-class ExportQuery(serializers.Serializer):
-    format = serializers.ChoiceField(
-        choices=exports.FORMATS, default="csv",
-        help_text="csv / jsonl: every score in long format. preferences: JSONL preference pairs "
-        "(pairwise projects). reward: JSONL per-response mean scores for reward-model regression. "
-        "consensus-csv / consensus-jsonl: the final label per task and dimension (adjudicated, else the "
-        "project's consensus rule), with the rule and its confidence.",
-    )
-    min_margin = serializers.FloatField(
-        default=0.0, min_value=0.0, max_value=1.0, help_text="preferences: drop pairs whose margin is smaller."
-    )
-
-
-class Export(ProjectScoped, APIView):
-    """Download the project's ratings, streamed (leads and admins)."""
-
-    permission_classes = LEADS
-    content_negotiation_class = IgnoreFormatNegotiation
-
-    @extend_schema(
-        parameters=[ExportQuery],
-        responses={
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/x-ndjson"): OpenApiTypes.STR,
-            400: OpenApiResponse(description="Unknown format, preferences of a single-response project, or "
-                                 "reward without per-response scores."),
-        },
-        description="CSV and JSONL have one row per item, model, rater and dimension (item_id, model or "
-        "model_a/model_b/model (the response of a per-response question), rater, automated, dimension, value, "
-        "value_label, justification, duration_ms, created_at, reference); pairwise values are in the pair's stored order (negative: model_a better). "
-        "CSV cells that a spreadsheet would run as a formula are prefixed with an apostrophe. `preferences` "
-        "gives one JSON object per rated pair: prompt, chosen, rejected, chosen_model, rejected_model, "
-        "margin (|mean vote / k|, 0..1), n_votes, agreement (share of votes on the chosen side); ties and "
-        "pairs with margin below `min_margin` are left out. `reward` gives one JSON object per scored "
-        "response: prompt, response, model, scores (likert and yes/no dimension -> mean), n_ratings.",
-    )
-    def get(self, request, *args, **kwargs):
-        query = ExportQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        fmt, project = query.validated_data["format"], self.get_project()
-        try:
-            lines = exports.export_lines(project, fmt, min_margin=query.validated_data["min_margin"])
-        except exports.ExportError as exc:
-            raise serializers.ValidationError({"format": [str(exc)]}) from exc
-        return exports.download_response(project, fmt, lines)
-
-
 urlpatterns = [
+    path("projects/<int:project_id>/next/", NextTask.as_view(), name="api-next"),
     path("assignments/<int:pk>/submit/", SubmitRating.as_view(), name="api-submit"),
+    path("assignments/<int:pk>/skip/", SkipTask.as_view(), name="api-skip"),
     path("ratings/", RatingList.as_view(), name="api-ratings"),
     path("ratings/<int:pk>/", RatingDetail.as_view(), name="api-rating"),
-    path("projects/<int:project_id>/ratings/import/", RatingsImport.as_view(), name="api-ratings-import"),
-    path("projects/<int:project_id>/export/", Export.as_view(), name="api-export"),
+    path("ratings/<int:pk>/revise/", ReviseRating.as_view(), name="api-rating-revise"),
+    path("ratings/<int:pk>/revisions/", RatingRevisions.as_view(), name="api-rating-revisions"),
+    path("projects/<int:project_id>/revisions-lock/", RevisionsLock.as_view(), name="api-revisions-lock"),
+    path("projects/<int:project_id>/exclusions/", ProjectExclusions.as_view(), name="api-exclusions"),
+    path("exclusions/<int:pk>/restore/", RestoreExclusion.as_view(), name="api-exclusion-restore"),
 ]

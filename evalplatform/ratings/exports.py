@@ -5,6 +5,11 @@ generators.  Each reads with one set-based query (``values_list(...).iterator(ch
 for consensus labels), so memory stays flat and the number of queries does not grow with the number
 of ratings.
 
+Every export holds, by default, the ratings the project's newest report counted (``export_options``:
+no gold tasks, automated judges or paused raters unless the report took them, never a rating a lead
+excluded) and says what it left out (``ExportOptions.describe``: the command's standard error, the
+download's ``X-Export-Left-Out`` header); options include them.
+
 Long format is one row per (item, model, rater, dimension).  Values are in the task's own orientation:
 for a pairwise preference, negative means ``model_a``'s response is better, whichever side each rater
 saw it on.
@@ -12,72 +17,125 @@ saw it on.
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
-import re
-from collections.abc import Iterable, Iterator
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models import Avg, Count, Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 
-from evalplatform.projects.models import Project, Response, Task
+from evalplatform.exporting import csv_lines as csv_lines
+from evalplatform.exporting import jsonl_lines as jsonl_lines
+from evalplatform.exporting import safe_cell as safe_cell
+from evalplatform.projects.models import Membership, Project, Response, Task
+
+# Re-exported ("X as X") from the modules this one was split into: callers reach every export here.
+from evalplatform.ratings.aggregates import ITEM_FORMATS, item_export_lines
+from evalplatform.ratings.aggregates import item_aggregate_columns as item_aggregate_columns
+from evalplatform.ratings.aggregates import item_aggregate_rows as item_aggregate_rows
+from evalplatform.ratings.csv_export import rating_csv_lines, value_labels
+from evalplatform.ratings.export_options import CHUNK, ExportError, ExportOptions, export_options
+from evalplatform.ratings.export_options import REPORT_DEFAULTS as REPORT_DEFAULTS
+from evalplatform.ratings.export_options import use_report_parameters as use_report_parameters
 from evalplatform.ratings.models import Score
 from rubrics.models import Dimension
 from rubrics.scales import scales_for
 
-CHUNK = 2000
-CONSENSUS_FORMATS = ("consensus-csv", "consensus-jsonl")  # final labels: see consensus_rows
-FORMATS = ("csv", "jsonl", "preferences", "reward", *CONSENSUS_FORMATS)
+#: The exports of ratings themselves; apps above add theirs with ``register_export`` (quality: consensus labels).
+BUILT_IN = ("csv", "jsonl", "preferences", "reward")
 
 
-class ExportError(ValueError):
-    """An export this project cannot give (the message says why)."""
+@dataclass(frozen=True)
+class ExportFormat:
+    """An export another app adds, registered from its ``AppConfig.ready()`` as report sections are.
+
+    ``lines(project)`` gives the export's text pieces and raises ``ExportError`` before the first one
+    when the project cannot give it; the file downloads as ``<project slug>-<stem>.csv`` (or ``.jsonl``
+    when the format's name does not end in ``csv``).
+    """
+
+    name: str
+    lines: Callable[[Project], Iterator[str]]
+    stem: str
+    #: What the rows were computed from, for the export's manifest (``rows_from``): a stored run, say.
+    source: Callable[[Project], dict[str, Any]] | None = None
 
 
-def rating_columns(project: Project) -> list[str]:
+_REGISTERED: dict[str, ExportFormat] = {}
+
+
+def register_export(export: ExportFormat) -> ExportFormat:
+    """Offer ``export`` wherever exports are (the API, the report page, ``manage.py export``)."""
+    _REGISTERED[export.name] = export
+    return export
+
+
+def formats() -> tuple[str, ...]:
+    """Every export ``export_lines`` gives: the built-in ones, then the registered ones."""
+    return (*BUILT_IN, *_REGISTERED)
+
+
+
+def rating_columns(project: Project, *, with_text: bool = False) -> list[str]:
     # In a pairwise project ``model`` names the response a per-response question was about (as in imports).
-    models = ["model_a", "model_b", "model"] if project.kind == Project.Kind.PAIRWISE else ["model"]
+    pairwise = project.kind == Project.Kind.PAIRWISE
+    models = ["model_a", "model_b", "model"] if pairwise else ["model"]
+    texts = (["prompt", "response_a", "response_b"] if pairwise else ["prompt", "response"]) if with_text else []
     return [
-        "item_id", *models, "rater", "automated", "dimension", "value", "value_label", "justification",
-        "duration_ms", "created_at", "reference",
+        "item_id", *models, "rater", "rater_external_id", "automated", "dimension", "value", "value_label", "justification",
+        "duration_ms", "created_at", "reference", "gold", "paused", "excluded", "metadata", *texts,
     ]
 
 
-def _value_labels(project: Project) -> dict[tuple[str, int | None], str]:
-    """(dimension key, value) -> the level's label, for every scored dimension of the project's rubric."""
-    return {
-        (key, value): label for key, scale in scales_for(project.rubric_version_id).items()
-        for value, label in scale.labels.items()
-    }
-
-
-def rating_rows(project: Project, *, include_automated: bool = True) -> Iterator[tuple[Any, ...]]:
-    """Every score of the project as a tuple in ``rating_columns`` order, rating by rating."""
+def rating_rows(project: Project, options: ExportOptions | None = None) -> Iterator[tuple[Any, ...]]:
+    """Every score the export holds (``options``; default ``export_options(project)``) as a tuple in
+    ``rating_columns`` order, rating by rating: with the item's metadata and whether the rating is of a
+    gold task, by a paused rater, or excluded by a lead.  One query, streamed."""
+    options = options or export_options(project)
     pairwise = project.kind == Project.Kind.PAIRWISE
-    labels = _value_labels(project)
-    scores = Score.objects.filter(rating__project=project)
-    if not include_automated:
-        scores = scores.filter(rating__rater__is_automated=False)
-    rows = scores.order_by("rating_id", "dimension__position", "dimension_id", "response_id").values_list(
+    labels = value_labels(project)
+    paused = Membership.objects.filter(project=project, user=OuterRef("rating__rater"), paused=True)
+    # An external worker's id on their platform (Prolific, MTurk): blank for everyone else.
+    external = Membership.objects.filter(project=project, user=OuterRef("rating__rater")).values("external_id")[:1]
+    scores = Score.objects.filter(options.rating_q(project)).annotate(
+        rater_paused=Exists(paused), rater_external_id=Coalesce(Subquery(external), Value("")),
+    )
+    fields = [
         "rating__task__item__external_id", "rating__task__response_a__model", "rating__task__response_b__model",
         "response__model", "rating__rater__username", "rating__rater__is_automated", "dimension__key", "dimension__kind",
         "value", "text", "rating__justification", "rating__duration_ms", "rating__created_at",
-        "rating__task__item__reference",
-    )
+        "rating__task__item__reference", "rating__task__is_gold", "rater_paused", "rating__exclusion_id",
+        "rating__task__item__metadata", "rater_external_id",
+    ]
+    if options.with_text:
+        fields += ["rating__task__item__prompt", "rating__task__response_a__text", "rating__task__response_b__text"]
+    rows = scores.order_by("rating_id", "dimension__position", "dimension_id", "response_id").values_list(*fields)
     for (ext, model_a, model_b, response_model, rater, automated, key, kind, value, text, justification, duration,
-         created, reference) in rows.iterator(chunk_size=CHUNK):
+         created, reference, gold, rater_paused, exclusion, metadata, external_id, *texts) in rows.iterator(chunk_size=CHUNK):
         models = (model_a, model_b, response_model or "") if pairwise else (model_a,)
         shown = text if kind == Dimension.Kind.TEXT else value
         label = "" if kind == Dimension.Kind.TEXT else labels.get((key, value), "")
+        if texts and not pairwise:
+            texts = texts[:2]
         yield (
-            ext, *models, rater, automated, key, shown, label, justification, duration,
-            created.isoformat(), reference,
+            ext, *models, rater, external_id, automated, key, shown, label, justification, duration,
+            created.isoformat(), reference, gold, rater_paused, exclusion is not None, metadata or {}, *texts,
         )
 
 
+def split_of(item_id: str, *, test_share: float, seed: int = 0) -> str:
+    """``"test"`` for about ``test_share`` of the items, else ``"train"``: a hash of the seed and the
+    item's id, so every pair of one item lands on the same side, on every run."""
+    digest = hashlib.sha256(f"{seed}:{item_id}".encode()).digest()
+    return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_share else "train"
+
+
 def preference_rows(
-    project: Project, *, min_margin: float = 0.0, include_automated: bool = False
+    project: Project, *, min_margin: float = 0.0, options: ExportOptions | None = None,
+    split: float | None = None, seed: int = 0,
 ) -> Iterator[dict[str, Any]]:
     """One preference pair per rated pair task of a pairwise project, aggregated over its raters.
 
@@ -93,8 +151,13 @@ def preference_rows(
       1/(n*k) for the weakest lean;
     * ``agreement`` = the share of the n votes on the chosen side (a tie vote is not on it), in (0, 1].
 
-    Pairs with ``margin < min_margin`` are left out.  One query, streamed.
+    Pairs with ``margin < min_margin`` are left out.  One query, streamed.  Each row is ready for a
+    DPO trainer (``prompt``, ``chosen``, ``rejected``) and names its ``item_id`` and ``votes``
+    (``{"chosen", "rejected", "tie"}`` counts); with ``split`` (the test share, 0..1) each row gets
+    ``split``: "train" or "test", by item (``split_of``), so no item is on both sides.  The votes are
+    those the export holds (``options``: by default what the report counted).
     """
+    options = options or export_options(project)
     if project.kind != Project.Kind.PAIRWISE:
         raise ExportError("preference pairs come from pairwise projects; this project rates single responses")
     dim = (
@@ -105,8 +168,7 @@ def preference_rows(
         raise ExportError("this project's rubric has no pairwise preference dimension")
     end = max(abs(v) for v in scales_for(project.rubric_version_id)[dim.key].values) or 1
     votes = Q(ratings__scores__dimension=dim, ratings__scores__value__isnull=False)
-    if not include_automated:
-        votes &= Q(ratings__rater__is_automated=False)
+    votes &= options.rating_q(project, prefix="ratings__")
     tasks = (
         Task.objects.filter(project=project, response_b__isnull=False)
         .annotate(
@@ -119,16 +181,18 @@ def preference_rows(
         .order_by("id")
         .values_list(
             "item__prompt", "response_a__text", "response_b__text", "response_a__model", "response_b__model",
-            "total", "n", "for_a", "for_b",
+            "total", "n", "for_a", "for_b", "item__external_id",
         )
     )
-    for prompt, text_a, text_b, model_a, model_b, total, n, for_a, for_b in tasks.iterator(chunk_size=CHUNK):
+    for prompt, text_a, text_b, model_a, model_b, total, n, for_a, for_b, item_id in tasks.iterator(chunk_size=CHUNK):
         mean = total / (n * end)
         margin = abs(mean)
         if mean == 0 or margin < min_margin:
             continue
         a_wins = mean < 0
-        yield {
+        chosen_votes, rejected_votes = (for_a, for_b) if a_wins else (for_b, for_a)
+        row = {
+            "item_id": item_id,
             "prompt": prompt,
             "chosen": text_a if a_wins else text_b,
             "rejected": text_b if a_wins else text_a,
@@ -136,14 +200,18 @@ def preference_rows(
             "rejected_model": model_b if a_wins else model_a,
             "margin": round(margin, 4),
             "n_votes": n,
+            "votes": {"chosen": chosen_votes, "rejected": rejected_votes, "tie": n - for_a - for_b},
             "agreement": round((for_a if a_wins else for_b) / n, 4),
         }
+        if split is not None:
+            row["split"] = split_of(item_id, test_share=split, seed=seed)
+        yield row
 
 
 REWARD_KINDS = (Dimension.Kind.LIKERT, Dimension.Kind.BINARY)
 
 
-def reward_rows(project: Project, *, include_automated: bool = False) -> Iterator[dict[str, Any]]:
+def reward_rows(project: Project, *, options: ExportOptions | None = None) -> Iterator[dict[str, Any]]:
     """One row per scored response, for reward-model regression:
     ``{"prompt", "response", "model", "scores": {dimension: mean}, "n_ratings"}``.
 
@@ -151,19 +219,19 @@ def reward_rows(project: Project, *, include_automated: bool = False) -> Iterato
     of "yes") over the ratings that scored the response, in rubric order; ``n_ratings`` is the most
     ratings any of them had (every rating answers the required ones).  In a pairwise project these
     are the questions asked of each response of a pair (``Score.response``): a response shown in
-    several pairs is scored once per pair.  Human raters only unless ``include_automated``.  One
-    grouped query, plus one for the texts of each thousand responses.
+    several pairs is scored once per pair.  The ratings are those the export holds (``options``: by
+    default what the report counted); each row names its ``item_id``.  One grouped query, plus one
+    for the texts of each thousand responses.
     """
     dims = Dimension.objects.filter(version_id=project.rubric_version_id, kind__in=REWARD_KINDS)
     if not dims.exists():
         raise ExportError("this project's rubric has no likert or yes/no dimension to average")
-    scores = Score.objects.filter(rating__project=project, dimension__in=dims, value__isnull=False)
+    options = options or export_options(project)
+    scores = Score.objects.filter(options.rating_q(project), dimension__in=dims, value__isnull=False)
     if project.kind == Project.Kind.PAIRWISE:
         scores = scores.filter(response__isnull=False).annotate(scored=F("response_id"))
     else:
         scores = scores.filter(rating__task__response_b__isnull=True).annotate(scored=F("rating__task__response_a_id"))
-    if not include_automated:
-        scores = scores.filter(rating__rater__is_automated=False)
     grouped = (
         scores.values("scored", "dimension__position", "dimension_id", "dimension__key")
         .annotate(mean=Avg("value"), n=Count("rating_id", distinct=True))
@@ -192,81 +260,52 @@ def _reward_records(pending: list[tuple[int, dict[str, float], int]]) -> Iterato
     if not pending:
         return
     texts = {
-        pk: (prompt, text, model)
-        for pk, prompt, text, model in Response.objects.filter(pk__in=[p[0] for p in pending]).values_list(
-            "id", "item__prompt", "text", "model"
+        pk: (item_id, prompt, text, model)
+        for pk, item_id, prompt, text, model in Response.objects.filter(pk__in=[p[0] for p in pending]).values_list(
+            "id", "item__external_id", "item__prompt", "text", "model"
         )
     }
     for response_id, means, n in pending:
-        prompt, text, model = texts[response_id]
-        yield {"prompt": prompt, "response": text, "model": model, "scores": means, "n_ratings": n}
+        item_id, prompt, text, model = texts[response_id]
+        yield {"item_id": item_id, "prompt": prompt, "response": text, "model": model, "scores": means,
+               "n_ratings": n}
 
 
-# --- Writing --------------------------------------------------------------------------------------
-
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text starting with =, +, -, @, tab or CR gets a leading
-    apostrophe (OWASP's advice against formula injection), except plain numbers such as ``-2``.
-    Booleans are written as ``true``/``false``, as in JSONL."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]], *, batch: int = 500) -> Iterator[str]:
-    """CSV text in pieces of ``batch`` rows, every cell neutralised with ``safe_cell``."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow([safe_cell(h) for h in header])
-    pending: list[str] = []
-    for row in rows:
-        pending.append(writer.writerow([safe_cell(cell) for cell in row]))
-        if len(pending) >= batch:
-            yield "".join(pending)
-            pending = []
-    if pending:
-        yield "".join(pending)
-
-
-def jsonl_lines(records: Iterable[dict[str, Any]], *, batch: int = 500) -> Iterator[str]:
-    pending: list[str] = []
-    for record in records:
-        pending.append(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        if len(pending) >= batch:
-            yield "".join(pending)
-            pending = []
-    if pending:
-        yield "".join(pending)
-
-
-def export_lines(project: Project, fmt: str, *, min_margin: float = 0.0) -> Iterator[str]:
+def export_lines(
+    project: Project, fmt: str, *, min_margin: float = 0.0, options: ExportOptions | None = None,
+    split: float | None = None, seed: int = 0,
+) -> Iterator[str]:
     """The whole export of ``project`` in ``fmt`` (one of ``FORMATS``) as text pieces.
 
-    Checks that the export is possible before the first piece, so a caller can still answer with an
-    error instead of a half-written file.
+    ``options`` (default ``export_options(project)``: what the newest report counted) say which
+    ratings it holds; ``options.describe()`` says what it left out.  Checks that the export is
+    possible before the first piece, so a caller can still answer with an error instead of a
+    half-written file.
     """
+    options = options or export_options(project)
     if fmt == "csv":
-        return csv_lines(rating_columns(project), rating_rows(project))
+        # The bytes of ``csv_lines(header, _metadata_as_text(header, rating_rows(project, options)))``, faster
+        return rating_csv_lines(project, options, rating_columns(project, with_text=options.with_text))
     if fmt == "jsonl":
-        header = rating_columns(project)
-        return jsonl_lines(dict(zip(header, row, strict=True)) for row in rating_rows(project))
+        header = rating_columns(project, with_text=options.with_text)
+        return jsonl_lines(dict(zip(header, row, strict=True)) for row in rating_rows(project, options))
     if fmt in ("preferences", "reward"):
-        rows = preference_rows(project, min_margin=min_margin) if fmt == "preferences" else reward_rows(project)
+        rows = (
+            preference_rows(project, min_margin=min_margin, options=options, split=split, seed=seed)
+            if fmt == "preferences" else reward_rows(project, options=options)
+        )
         first = next(rows, None)  # runs the checks (and the query) now
         return jsonl_lines(_prepend(first, rows))
-    if fmt in CONSENSUS_FORMATS:
-        return consensus_export_lines(project, fmt)
-    raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt in _REGISTERED:
+        return _REGISTERED[fmt].lines(project)
+    raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(formats())}")
+
+
+def _metadata_as_text(header: list[str], rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Ratings rows for CSV: the item's metadata as JSON text in its cell."""
+    at = header.index("metadata")
+    for row in rows:
+        yield (*row[:at], json.dumps(row[at], ensure_ascii=False, sort_keys=True), *row[at + 1:])
 
 
 def _prepend(first, rest: Iterator) -> Iterator:
@@ -275,87 +314,22 @@ def _prepend(first, rest: Iterator) -> Iterator:
     yield from rest
 
 
-# --- Per-item aggregates and downloads by name (the report page and ``manage.py export``) ---------
+# --- Downloads by name (the report page and ``manage.py export``) -------------------------------
 
-ITEM_FORMATS = ("items-csv", "items-jsonl")
-DOWNLOAD_FORMATS = (*FORMATS, *ITEM_FORMATS)
-
-
-def item_aggregate_columns(project: Project) -> list[str]:
-    models = ["model_a", "model_b"] if project.kind == Project.Kind.PAIRWISE else ["model"]
-    return ["item_id", *models, "response_model", "dimension", "n", "mean", "median", "min", "max", "counts"]
+def download_formats() -> tuple[str, ...]:
+    """Every export ``download_lines`` gives (``formats()`` and the per-item aggregates)."""
+    return (*formats(), *ITEM_FORMATS)
 
 
-def _median(values: list[int]) -> float:
-    mid = len(values) // 2
-    return float(values[mid]) if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
-def item_aggregate_rows(project: Project, *, include_automated: bool = False) -> Iterator[tuple[Any, ...]]:
-    """One row per (task, response, dimension) with ratings: n, mean, median, min, max and the count of
-    each value (``"1:0 2:1 ..."``; categorical dimensions get counts only, their mean means nothing).
-
-    ``response_model`` names the response of a pair that a per-response question was about (empty
-    otherwise).  One query ordered by task, so rows are grouped as they stream: memory holds one
-    group at a time.  Automated judges' ratings are left out unless ``include_automated``.
-    """
-    pairwise = project.kind == Project.Kind.PAIRWISE
-    scores = Score.objects.filter(rating__project=project, value__isnull=False).exclude(
-        dimension__kind=Dimension.Kind.TEXT
-    )
-    if not include_automated:
-        scores = scores.filter(rating__rater__is_automated=False)
-    rows = scores.order_by("rating__task_id", "dimension__position", "dimension_id", "response_id").values_list(
-        "rating__task_id", "dimension_id", "response_id", "rating__task__item__external_id",
-        "rating__task__response_a__model", "rating__task__response_b__model", "response__model", "dimension__key",
-        "dimension__kind", "value",
-    )
-    scales = {scale.key: scale for scale in scales_for(project.rubric_version_id).values()}
-    group_key, head = None, None
-    values: list[int] = []
-
-    def emit():
-        ext, model_a, model_b, response_model, key, kind = head
-        values.sort()
-        counts = dict.fromkeys(scales[key].values, 0) if key in scales else {}
-        for v in values:
-            counts[v] = counts.get(v, 0) + 1
-        numeric = kind != Dimension.Kind.CATEGORICAL
-        models = (model_a, model_b) if pairwise else (model_a,)
-        return (
-            ext, *models, response_model or "", key, len(values),
-            round(sum(values) / len(values), 4) if numeric else None, _median(values) if numeric else None,
-            values[0] if numeric else None, values[-1] if numeric else None,
-            " ".join(f"{v}:{c}" for v, c in counts.items()),
-        )
-
-    for task_id, dim_id, response_id, *rest, value in rows.iterator(chunk_size=CHUNK):
-        key = (task_id, dim_id, response_id)
-        if key != group_key:
-            if group_key is not None:
-                yield emit()
-            group_key, head, values = key, rest, []
-        values.append(cast(int, value))  # value__isnull=False
-    if group_key is not None:
-        yield emit()
-
-
-def item_export_lines(project: Project, fmt: str) -> Iterator[str]:
-    """Per-item aggregates as CSV (``items-csv``) or JSONL (``items-jsonl``) text pieces."""
-    header = item_aggregate_columns(project)
-    if fmt == "items-csv":
-        return csv_lines(header, item_aggregate_rows(project))
-    if fmt == "items-jsonl":
-        return jsonl_lines(dict(zip(header, row, strict=True)) for row in item_aggregate_rows(project))
-    raise ExportError(f"unknown export format {fmt!r}; use one of {', '.join(ITEM_FORMATS)}")
-
-
-def download_lines(project: Project, fmt: str, *, min_margin: float = 0.0) -> Iterator[str]:
+def download_lines(
+    project: Project, fmt: str, *, min_margin: float = 0.0, options: ExportOptions | None = None,
+    split: float | None = None, seed: int = 0,
+) -> Iterator[str]:
     """Any export of ``DOWNLOAD_FORMATS`` as text pieces (``ExportError`` for an unknown one);
-    ``min_margin`` filters preference pairs."""
+    ``min_margin`` filters preference pairs, ``split`` marks them train or test by item."""
     if fmt in ITEM_FORMATS:
-        return item_export_lines(project, fmt)
-    return export_lines(project, fmt, min_margin=min_margin)
+        return item_export_lines(project, fmt, options=options)
+    return export_lines(project, fmt, min_margin=min_margin, options=options, split=split, seed=seed)
 
 
 def download_name(project: Project, fmt: str) -> tuple[str, str]:
@@ -365,61 +339,55 @@ def download_name(project: Project, fmt: str) -> tuple[str, str]:
     else:
         ext, content_type = "jsonl", "application/x-ndjson"
     stem = {"csv": "ratings", "jsonl": "ratings", "preferences": "preferences", "reward": "reward",
-            "consensus-csv": "consensus", "consensus-jsonl": "consensus"}.get(fmt, "items")
+            **{name: export.stem for name, export in _REGISTERED.items()}}.get(fmt, "items")
     return f"{project.slug}-{stem}.{ext}", content_type
 
 
-def download_response(project: Project, fmt: str, lines: Iterable[str]) -> StreamingHttpResponse:
-    """``lines`` streamed as the export's file (the report page's downloads and the API's)."""
+#: The response header in which a download says what it left out (``ExportOptions.describe``).
+LEFT_OUT_HEADER = "X-Export-Left-Out"
+#: The response header holding the export's manifest as compact JSON (``export_manifest``).
+MANIFEST_HEADER = "X-Export-Manifest"
+
+#: Builds an export's manifest; ``reports`` registers it (``reports.manifest.export_manifest``), since the
+#: hash is the report manifest's own (the same ratings give the same SHA-256).
+_manifest_source: list[Callable[..., dict[str, Any]]] = []
+
+
+def use_export_manifest(source: Callable[..., dict[str, Any]]) -> None:
+    """Build every export's manifest with ``source(project, fmt, options, **parameters)``."""
+    _manifest_source[:] = [source]
+
+
+def export_manifest(project: Project, fmt: str, options: ExportOptions, **parameters: Any) -> dict[str, Any] | None:
+    """The manifest of an export of ``project`` in ``fmt`` with ``options`` (None when no app builds one):
+    format, project, rubric version, options and what was left out (counts by reason), the SHA-256 of the
+    ratings it was made from, software versions and when it was made.  ``parameters``: the format's own
+    (``min_margin``, ``split``, ``seed``)."""
+    for source in _manifest_source:
+        manifest = source(project, fmt, options, **parameters)
+        registered = _REGISTERED.get(fmt)
+        if registered is not None and registered.source is not None:
+            manifest["rows_from"] = registered.source(project)
+        return manifest
+    return None
+
+
+def manifest_json(manifest: Mapping[str, Any]) -> str:
+    """``manifest`` as one line of ASCII JSON (fit for a response header or a sidecar file)."""
+    return json.dumps(manifest, ensure_ascii=True, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def download_response(
+    project: Project, fmt: str, lines: Iterable[str], *, left_out: str | None = None,
+    manifest: Mapping[str, Any] | None = None,
+) -> StreamingHttpResponse:
+    """``lines`` streamed as the export's file (the report page's downloads and the API's); ``manifest``
+    goes in the ``X-Export-Manifest`` header."""
     name, content_type = download_name(project, fmt)
     response = StreamingHttpResponse(lines, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
+    if left_out is not None:
+        response[LEFT_OUT_HEADER] = left_out
+    if manifest is not None:
+        response[MANIFEST_HEADER] = manifest_json(manifest)
     return response
-
-
-# --- Consensus labels (quality control) -----------------------------------------------------------
-
-
-def consensus_columns(project: Project) -> list[str]:
-    models = ["model_a", "model_b", "response_model"] if project.kind == Project.Kind.PAIRWISE else ["model"]
-    return [
-        "item_id", *models, "dimension", "value", "value_label", "rule", "confidence", "confidence_kind",
-        "n_ratings", "adjudicated",
-    ]
-
-
-def consensus_rows(project: Project) -> Iterator[tuple[Any, ...]]:
-    """One final label per task and scored dimension, in ``consensus_columns`` order.
-
-    The value is the lead's adjudication where there is one (``rule`` "adjudication"), else the
-    project's consensus rule as the last quality run stored it (``quality.selectors.final_labels``;
-    nothing is estimated here).  ``confidence``: the posterior of the label for Dawid–Skene and MACE,
-    the vote share for a majority, the number of ratings for a mean or median; empty when adjudicated.
-    Gold tasks are left out (their expected scores are their labels).
-    """
-    from evalplatform.quality.selectors import final_labels
-
-    pairwise = project.kind == Project.Kind.PAIRWISE
-    labels = _value_labels(project)
-    for lb in final_labels(project):
-        models = (lb.model_a, lb.model_b, lb.about or "") if pairwise else (lb.model_a,)
-        value = None if lb.value is None else (int(lb.value) if float(lb.value).is_integer() else round(lb.value, 4))
-        yield (
-            lb.item_id, *models, lb.dimension, value, labels.get((lb.dimension, value), "") if isinstance(value, int) else "",
-            str(lb.rule), None if lb.confidence is None else round(lb.confidence, 4), lb.confidence_kind, lb.n_ratings,
-            lb.adjudicated,
-        )
-
-
-def consensus_export_lines(project: Project, fmt: str) -> Iterator[str]:
-    """Final labels as CSV (``consensus-csv``) or JSONL (``consensus-jsonl``) text pieces."""
-    from evalplatform.quality.models import Adjudication, QualitySnapshot
-
-    if not (QualitySnapshot.objects.filter(project=project, data_seq__gte=0).exists()
-            or Adjudication.objects.filter(project=project).exists()):
-        raise ExportError("consensus labels are computed with the project's report, and there is none yet; "
-                          "compute the report (or the quality figures) first")
-    header = consensus_columns(project)
-    if fmt == "consensus-csv":
-        return csv_lines(header, consensus_rows(project))
-    return jsonl_lines(dict(zip(header, row, strict=True)) for row in consensus_rows(project))

@@ -12,9 +12,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 
-from evalplatform.permissions import LEADS, ProjectScoped
+from evalplatform.api_errors import invalid
+from evalplatform.projects.permissions import LEADS, ProjectScoped
 from evalplatform.projects.selectors import visible_projects
-from evalplatform.reports import services
+from evalplatform.reports import services, tracking
 from evalplatform.reports.models import AgreementReport
 
 
@@ -117,8 +118,71 @@ class ReportDetail(generics.RetrieveAPIView):
         return AgreementReport.objects.filter(project__in=visible_projects(self.request.user)).select_related("project")
 
 
+class TrackingSettingsSerializer(serializers.Serializer):
+    """Shape only (lengths); ``tracking.update_tracking_settings`` checks the meaning (URI scheme, no
+    credentials, W&B's name rules).  An empty value: the server's environment decides."""
+
+    mlflow_tracking_uri = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    # The patterns say in the schema what ``clean_tracking_settings`` refuses in a non-blank value (a
+    # control character; W&B's name rules), so a client can check a value before sending it.  Blank
+    # stays allowed beside them (the environment decides), so they must not match it themselves.
+    mlflow_experiment = serializers.RegexField(
+        r"^[^\x00-\x1f\x7f]+$", max_length=250, required=False, allow_blank=True,
+        error_messages={"invalid": "holds a control character (a line break or tab, say)"})
+    wandb_project = serializers.RegexField(
+        r"^[^/\\#?%:\x00-\x1f\x7f]+$", max_length=128, required=False, allow_blank=True,
+        error_messages={"invalid": "a W&B project name cannot hold / \\ # ? %% : or a control character"})
+    wandb_entity = serializers.RegexField(
+        r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=128, required=False, allow_blank=True,
+        error_messages={"invalid": "a W&B entity (user or team) is letters, digits, '-' and '_', "
+                                   "starting with a letter or digit"})
+
+
+class SettingInForceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    source = serializers.ChoiceField(choices=["project", "environment", "default"])  # type: ignore[assignment]
+
+
+class TrackingSettingsAnswerSerializer(TrackingSettingsSerializer):
+    in_force = serializers.DictField(child=SettingInForceSerializer(), read_only=True,
+                                     help_text="Each setting in force and where it comes from.")
+
+
+class ProjectTrackingSettings(ProjectScoped, generics.GenericAPIView):
+    """Where the project's reports are logged: MLflow tracking URI and experiment, W&B project and entity.
+    Secrets are never taken here: the trackers read them from the server's environment."""
+
+    permission_classes = LEADS
+    serializer_class = TrackingSettingsSerializer
+
+    def _render(self, project) -> Response:
+        from evalplatform.reports.models import TrackingSettings
+
+        stored = TrackingSettings.objects.filter(project=project).first()
+        body = {name: getattr(stored, name, "") for name in tracking.SETTING_FIELDS}
+        body["in_force"] = {name: {"value": s.value, "source": s.source}
+                            for name, s in tracking.effective_settings(project).items()}
+        return Response(body)
+
+    @extend_schema(responses={200: TrackingSettingsAnswerSerializer})
+    def get(self, request, *args, **kwargs):
+        return self._render(self.get_project())
+
+    @extend_schema(request=TrackingSettingsSerializer, responses={200: TrackingSettingsAnswerSerializer})
+    def patch(self, request, *args, **kwargs):
+        serializer = TrackingSettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        project = self.get_project()
+        try:
+            tracking.update_tracking_settings(project=project, **serializer.validated_data)
+        except tracking.TrackingSettingsError as exc:
+            raise invalid(exc) from exc
+        return self._render(project)
+
+
 urlpatterns = [
     path("projects/<int:project_id>/reports/", ProjectReports.as_view(), name="api-project-reports"),
     path("projects/<int:project_id>/reports/latest/", LatestReport.as_view(), name="api-latest-report"),
+    path("projects/<int:project_id>/tracking/", ProjectTrackingSettings.as_view(), name="api-project-tracking"),
     path("reports/<int:pk>/", ReportDetail.as_view(), name="api-report"),
 ]

@@ -22,11 +22,12 @@ Adding a section (one function + one include)
    forbids inline scripts and styles); ``static/js/report.js`` draws canvases marked
    ``data-chart="coefficients|models|distribution"``.
 
-3. Register it, from your app's ``AppConfig.ready()``::
+3. Register it, from your app's ``AppConfig.ready()``, by name (``builder`` imports it when a report
+   is first built, so a process that builds none never loads the statistics engine)::
 
-       from evalplatform.reports.compute import Section, register_section
-       register_section(Section("leaderboard", leaderboard_section, "comparisons/report/_leaderboard.html",
-                                title="Leaderboard"), after="dimensions")
+       from evalplatform.reports.compute import Section, builder, register_section
+       register_section(Section("leaderboard", builder("evalplatform.comparisons.sections.leaderboard_section"),
+                                "comparisons/report/_leaderboard.html", title="Leaderboard"), after="dimensions")
 
 Reports computed before a section existed simply lack its key, and the page skips its include; a
 builder with nothing to show for a project (a leaderboard of a single-response project) returns None
@@ -37,17 +38,34 @@ needs, with set-based queries only; better, extend ``reports.data`` so every sec
 
 from __future__ import annotations
 
+import gc
+import importlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalplatform.projects.models import Project
-from evalplatform.reports import sections as builtin
-from evalplatform.reports.data import ReportData, load_data
-from evalplatform.reports.judges import judges_section
 
-SectionBuilder = Callable[[Project, Mapping[str, Any], ReportData], Any]
+if TYPE_CHECKING:
+    from evalplatform.reports.data import ReportData
+
+SectionBuilder = Callable[[Project, Mapping[str, Any], "ReportData"], Any]
+
+
+def builder(path: str) -> SectionBuilder:
+    """The builder at ``path`` ("package.module.function"), imported the first time a report is built.
+
+    Apps register sections from ``ready()``, which every process runs (a ``manage.py --help`` too);
+    naming the builder instead of importing it keeps the statistics engine out of those processes.
+    """
+    module, _, name = path.rpartition(".")
+
+    def build(project: Project, parameters: Mapping[str, Any], data: ReportData) -> Any:
+        return getattr(importlib.import_module(module), name)(project, parameters, data)
+
+    build.__module__, build.__name__, build.__qualname__ = module, name, name
+    return build
 
 
 @dataclass(frozen=True)
@@ -60,17 +78,23 @@ class Section:
     title: str = ""
 
 
+_BUILTIN = "evalplatform.reports.sections"
 SECTIONS: list[Section] = [
-    Section("project", builtin.project_section),
-    Section("rubric", builtin.rubric_section),
-    Section("coverage", builtin.coverage_section),
-    Section("dimensions", builtin.agreement_section, "reports/sections/_dimensions.html", "Agreement and scores"),
-    Section("judges", judges_section, "reports/_judges.html", "Automated judges"),
-    Section("raters", builtin.raters_section, "reports/sections/_raters.html", "Raters"),
-    Section("metadata", builtin.metadata_section, "reports/sections/_metadata.html", "By metadata"),
+    Section("project", builder(f"{_BUILTIN}.project_section")),
+    Section("rubric", builder(f"{_BUILTIN}.rubric_section")),
+    Section("coverage", builder(f"{_BUILTIN}.coverage_section")),
+    Section("dimensions", builder(f"{_BUILTIN}.agreement_section"), "reports/sections/_dimensions.html",
+            "Agreement and scores"),
+    Section("judges", builder("evalplatform.reports.judges.judges_section"), "reports/_judges.html", "Automated judges"),
+    Section("reference_metrics", builder("evalplatform.reports.references.reference_metrics_section"),
+            "reports/sections/_reference_metrics.html", "Reference-based metrics"),
+    Section("raters", builder(f"{_BUILTIN}.raters_section"), "reports/sections/_raters.html", "Raters"),
+    Section("metadata", builder(f"{_BUILTIN}.metadata_section"), "reports/sections/_metadata.html", "By metadata"),
+    Section("fairness", builder(f"{_BUILTIN}.fairness_section"), "reports/sections/_fairness.html",
+            "Fairness across subgroups"),
 ]
 #: Keys build_result sets itself; a section may not use them.
-RESERVED = ("parameters", "sections", "timings", "computed_in_seconds")
+RESERVED = ("parameters", "sections", "timings", "computed_in_seconds", "manifest")
 
 
 def register_section(section: Section, *, after: str | None = None) -> Section:
@@ -95,6 +119,8 @@ def build_result(
     ``data`` is the snapshot to report on (loaded here when not given).  ``progress`` is called with
     the fraction done after each section.
     """
+    from evalplatform.reports.data import load_data
+
     started = time.perf_counter()
     if data is None:
         data = load_data(project, parameters)
@@ -103,16 +129,31 @@ def build_result(
         progress(0.1)
     result: dict[str, Any] = {}
     sections = list(SECTIONS)
-    for done, section in enumerate(sections, start=1):
+    # The snapshot and each section's value live until the report is stored: frozen (``gc.freeze``) the
+    # cyclic collector no longer walks them again and again.  On the issue-18 data set (720,000 scores)
+    # its full collections, a dozen triggered by the sections' allocations and two that statsmodels'
+    # ``multipletests`` asks for, cost about 1 s CPU walking them.  Objects freed by their reference
+    # count go as before; unfrozen at the end, whatever happens.
+    gc.freeze()
+    try:
+        for done, section in enumerate(sections, start=1):
+            t0 = time.perf_counter()
+            try:
+                result[section.key] = section.build(project, parameters, data)
+            except Exception as exc:
+                exc.add_note(f"in report section {section.key!r}")
+                raise
+            gc.freeze()
+            timings[section.key] = round(time.perf_counter() - t0, 3)
+            if progress:
+                progress(0.1 + 0.85 * done / len(sections))
+        from evalplatform.reports.manifest import build_manifest
+
         t0 = time.perf_counter()
-        try:
-            result[section.key] = section.build(project, parameters, data)
-        except Exception as exc:
-            exc.add_note(f"in report section {section.key!r}")
-            raise
-        timings[section.key] = round(time.perf_counter() - t0, 3)
-        if progress:
-            progress(0.1 + 0.85 * done / len(sections))
+        result["manifest"] = build_manifest(project, parameters, data, result)
+        timings["manifest"] = round(time.perf_counter() - t0, 3)
+    finally:
+        gc.unfreeze()
     result["parameters"] = {"bootstrap": 1000, "seed": 0, **parameters}
     result["sections"] = [s.key for s in sections]
     result["timings"] = timings

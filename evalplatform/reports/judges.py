@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from evalplatform.projects.models import Project
-from evalplatform.ratings.models import Score
+from evalplatform.ratings.models import Rating, Score
 from evalplatform.reports.data import CHUNK, ReportData
 from evalplatform.stats.judge_summary import judges_report
 from evalplatform.stats.readers import from_rows
@@ -31,8 +31,10 @@ def judge_rows(project: Project, data: ReportData) -> list[JudgeRow]:
     keys = [d.key for d in data.dimensions]
     scores = (
         Score.objects.filter(
-            rating__project=project, rating__rater__is_automated=True, value__isnull=False,
-            dimension__version_id=project.rubric_version_id, dimension__key__in=keys,
+            # the judges' ratings as a subquery: the planner starts from them (usually few), not from the
+            # rubric's scores (with a dimension index: 0.26 s on 720,000 human scores and no judge; 0.02 s)
+            rating__in=Rating.objects.filter(project=project, rater__is_automated=True).values("id"),
+            value__isnull=False, dimension__version_id=project.rubric_version_id, dimension__key__in=keys,
         )
         .order_by("rating_id", "id")
         .values_list("dimension__key", "rating__task_id", "rating__rater__username", "response__model", "value")

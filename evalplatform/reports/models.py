@@ -46,3 +46,43 @@ class AgreementReport(models.Model):
 
     def __str__(self) -> str:
         return f"report {self.pk} of {self.project_id} ({self.status})"
+
+
+class TrackingRun(models.Model):
+    """A report logged to an experiment tracker (``reports.tracking``): which backend, which run."""
+
+    report = models.ForeignKey(AgreementReport, on_delete=models.CASCADE, related_name="tracking_runs")
+    backend = models.CharField(max_length=20)
+    run_id = models.CharField(max_length=100)
+    # Where the tracker's own web page shows the run: an MLflow server's run page, a W&B run online;
+    # empty for a local file store or an offline W&B run, which have no page to link to.
+    url = models.CharField(max_length=500, blank=True)
+    logged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["report", "backend"], name="tracking_run_once")]
+
+    def __str__(self) -> str:
+        return f"{self.backend} run {self.run_id} of report {self.report_id}"
+
+
+class TrackingSettings(models.Model):
+    """Where a project's reports are logged (``reports.tracking``), overriding the environment.
+
+    Only names and addresses live here; credentials (``MLFLOW_TRACKING_TOKEN``, ``WANDB_API_KEY``, ...) are
+    read from the environment by the trackers' own clients and are never stored.  An empty field falls back
+    to the environment (``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``, ``WANDB_PROJECT``,
+    ``WANDB_ENTITY``), then to the defaults.  ``reports.tracking.update_tracking_settings`` validates.
+    """
+
+    project = models.OneToOneField(
+        "projects.Project", on_delete=models.CASCADE, primary_key=True, related_name="tracking_settings"
+    )
+    mlflow_tracking_uri = models.CharField(max_length=500, blank=True)
+    mlflow_experiment = models.CharField(max_length=250, blank=True)
+    wandb_project = models.CharField(max_length=128, blank=True)
+    wandb_entity = models.CharField(max_length=128, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"tracking settings of {self.project_id}"

@@ -8,13 +8,19 @@ from typing import Any
 from django.http import Http404
 
 from evalplatform.projects.models import Item, Project, Response, Task
-from evalplatform.ratings.models import Rating, asked_per_response
-from evalplatform.reports.models import AgreementReport
+from evalplatform.ratings.models import Rating
+from evalplatform.reports.models import AgreementReport, TrackingRun
 from evalplatform.reports.services import PENDING, latest_done
 from rubrics.models import Dimension
-from rubrics.scales import Scale, scales_for
+from rubrics.scales import Scale, asked_per_response, scales_for
 
-__all__ = ["ItemComparison", "item_comparison", "latest_done", "pending_report", "report_document", "report_state"]
+__all__ = ["ItemComparison", "item_comparison", "item_rows", "latest_done", "pending_report", "report_document", "report_state",
+           "tracking_runs"]
+
+
+def tracking_runs(project: Project, *, limit: int = 20) -> list[TrackingRun]:
+    """The project's newest logged runs (any tracker), newest first."""
+    return list(TrackingRun.objects.filter(report__project=project).order_by("-logged_at", "-id")[:limit])
 
 
 def pending_report(project: Project) -> AgreementReport | None:
@@ -128,3 +134,63 @@ def item_comparison(project: Project, external_id: str) -> ItemComparison:
             entry.spread.append(max(values) - min(values) if values and numeric else None)
         out.append(entry)
     return ItemComparison(item, out)
+
+
+def item_rows(project: Project, *, search: str = ""):
+    """The project's items for the lead's item list: responses, gold tasks and ratings counted in the
+    database (one query per page of rows), newest import last, optionally only ids containing ``search``."""
+    from django.db.models import Count, Q
+
+    items = Item.objects.filter(project=project)
+    if search:
+        items = items.filter(external_id__icontains=search)
+    return items.annotate(
+        n_responses=Count("responses", distinct=True),
+        n_gold=Count("tasks", filter=Q(tasks__is_gold=True), distinct=True),
+        n_ratings=Count("tasks__ratings", distinct=True),
+    ).order_by("id")
+
+
+FAIRNESS_COLUMNS = ("row", "field", "model", "dimension", "group", "other_group", "n", "mean", "ci_low", "ci_high",
+                    "rate", "rate_ci_low", "rate_ci_high", "difference", "p_value", "p_adjusted", "flagged")
+
+
+def reference_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """The stored report's reference metrics as CSV: one row per response (item, model), each metric,
+    and the human panel's mean score on every numeric dimension (``human_<dimension>``, empty when unrated)."""
+    section = result.get("reference_metrics") or {}
+    metrics = [m["key"] for m in section.get("metrics", [])]
+    responses = section.get("responses", [])
+    dims = sorted({d for r in responses for d in r.get("human", {})})
+    header = ["item_id", "model", *metrics, *(f"human_{d}" for d in dims)]
+    rows = [[r["item"], r["model"], *(r.get(k) for k in metrics), *(r.get("human", {}).get(d) for d in dims)]
+            for r in responses]
+    return header, rows
+
+
+def fairness_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """The stored report's fairness audit as CSV rows (``FAIRNESS_COLUMNS``): one ``group`` row per
+    group, one ``gap`` row (the largest gap, with its interval), one ``omnibus`` row and one ``pair`` row
+    per pairwise test, for every (field, model, dimension)."""
+    audit = result.get("fairness") or {}
+    rows: list[list[Any]] = []
+    for cell in audit.get("cells", []):
+        base = [cell["field"], cell["model"], cell["dimension"]]
+        for g in cell["groups"]:
+            ci = g.get("ci95") or [None, None]
+            rate_ci = g.get("rate_ci95") or [None, None]
+            rows.append(["group", *base, g["value"], None, g["n"], g["mean"], ci[0], ci[1], g.get("rate"),
+                         rate_ci[0], rate_ci[1], None, None, None, None])
+        gap = cell.get("gap")
+        if gap:
+            ci = gap.get("ci95") or [None, None]
+            rows.append(["gap", *base, gap["high"], gap["low"], None, None, ci[0], ci[1], None, None, None,
+                         gap["difference"], None, None, None])
+        omnibus = cell.get("omnibus")
+        if omnibus:
+            rows.append(["omnibus", *base, None, None, None, None, None, None, None, None, None, None,
+                         omnibus.get("p_value"), omnibus.get("p_adjusted"), None])
+        for pair in cell["pairs"]:
+            rows.append(["pair", *base, pair["a"], pair["b"], None, None, None, None, None, None, None,
+                         pair["difference"], pair["p_value"], pair["p_adjusted"], pair["flagged"]])
+    return rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+import evalplatform.celery_app  # noqa: F401  (the app these shared tasks bind to, loaded with them)
 from evalplatform.reports import services
 
 RETRY = {
@@ -53,3 +54,17 @@ def refresh_project_report(self, project_id: int) -> None:
 def sweep_report_refreshes() -> int:
     """Periodic: re-enqueue refreshes whose message never reached a worker, fail lost reports."""
     return services.sweep_refreshes()
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=300,
+             max_retries=5)
+def log_report_run(self, report_id: int, backend: str) -> str | None:
+    """Log a stored report to an experiment tracker (``reports.tracking``); retried on any failure.
+    The report itself is done already: a failure here never touches it."""
+    from evalplatform.reports import tracking
+    from evalplatform.reports.models import AgreementReport
+
+    report = AgreementReport.objects.select_related("project").filter(pk=report_id).first()
+    if report is None:
+        return None
+    return tracking.log_report(report, to=backend).run_id

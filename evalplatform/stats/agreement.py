@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import combinations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
-from evalplatform.stats.bootstrap import Estimate, Seed, UnitStatistic, evaluate
+from evalplatform.stats.bootstrap import Estimate, Seed, UnitStatistic, evaluate, one_blas_thread
 from evalplatform.stats.matrix import (
+    DENSE_CELLS,
     CodedRatings,
     Label,
     Level,
@@ -198,13 +198,94 @@ PAIR_REASONS = (
 
 
 def rater_pairs(patterns: UnitPatterns) -> list[tuple[int, int]]:
-    """The pairs of raters (a < b) who rated at least one unit in common."""
-    rated = patterns.codes >= 0
-    return [(a, b) for a, b in combinations(range(rated.shape[0]), 2) if (rated[a] & rated[b]).any()]
+    """The pairs of raters (a < b) who rated at least one unit in common, in order (a, then b)."""
+    rated = (patterns.codes >= 0).astype(np.float32)  # counts of shared patterns: exact below 2**24
+    shared = np.triu(rated @ rated.T > 0, k=1)
+    a, b = np.nonzero(shared)  # row-major: the order of itertools.combinations
+    return list(zip(a.tolist(), b.tolist(), strict=True))
+
+
+#: the pair kappas of this many resamples are held at once (each resample: one (raters x raters) product)
+PAIR_BLOCK = 16
+
+
+class _PairMoments:
+    """Cohen's kappa totals of every pair of raters with quadratic weights, from matrix products.
+
+    With B the (raters x patterns) indicator of a rating, X the rating's centred position (0 where
+    missing) and c a resample's pattern counts: n_ab = (B c) B^T, Σ x_a = (X c) B^T, Σ x_a² = (X² c)
+    B^T and Σ (x_a - x_b)² = Σ x_a² + Σ x_b² - 2 (X c) X^T, each at [a, b].  Positions are multiples of
+    1/2 and the sums stay far below 2**52, so every sum is exact and these are the totals of the
+    per-pair statistics (``cohen_statistic``'s sparse matrix) to the last bit, without a column per pair:
+    a thousand raters have half a million pairs.
+    """
+
+    def __init__(self, patterns: UnitPatterns, pairs: Sequence[tuple[int, int]], x: NDArray[np.float64]) -> None:
+        present = patterns.codes >= 0
+        self.b = present.astype(float)
+        self.x = np.where(present, x[np.maximum(patterns.codes, 0)], 0.0) if x.size else np.zeros(present.shape)
+        n_r = present.shape[0]
+        a = np.fromiter((p[0] for p in pairs), dtype=np.int64, count=len(pairs))
+        b = np.fromiter((p[1] for p in pairs), dtype=np.int64, count=len(pairs))
+        self.ab, self.ba, self.n_pairs = a * n_r + b, b * n_r + a, len(pairs)
+
+    @staticmethod
+    def exact(patterns: UnitPatterns, x: NDArray[np.float64]) -> bool:
+        """Whether every sum of the products is exact (positions on a grid of 1/2, small enough)."""
+        twice = 2 * x
+        big = float(np.abs(x).max()) if x.size else 0.0
+        return bool(np.all(twice == np.round(twice))) and 4 * (big + 1) ** 2 * max(patterns.n_units, 1) < 2.0**50
+
+    def products(self, c: NDArray[np.float64]) -> tuple[NDArray[np.float64], ...]:
+        """Per pair for pattern counts ``c``: (both, w, Σ x_a, Σ x_a², Σ x_b, Σ x_b²), contiguous."""
+        xc = self.x * c
+        n_r = self.b.shape[0]
+        first = np.concatenate([self.b * c, xc, self.x * xc]) @ self.b.T  # (3 raters x raters)
+        both, sums, squares = first[:n_r].ravel(), first[n_r : 2 * n_r].ravel(), first[2 * n_r :].ravel()
+        sa2, sb2 = squares[self.ab], squares[self.ba]
+        return both[self.ab], sa2 + sb2 - 2 * (xc @ self.x.T).ravel()[self.ab], sums[self.ab], sa2, sums[self.ba], sb2
+
+    def mean_kappa(self, counts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """``cohen_statistic``'s finish (the mean of the defined pair kappas) for each row of ``counts``:
+        ``pair_kappas``' quadratic formulas on the same totals, one resample at a time."""
+        kappas = np.empty((counts.shape[0], self.n_pairs))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i, c in enumerate(counts):
+                n, d_o, sa, sa2, sb, sb2 = self.products(c)
+                expected = n * sa2 + n * sb2 - 2 * sa * sb
+                d_e = expected / n
+                defined = ~(n < 1.5) & (d_e > 1e-12 * np.maximum(d_o, 1))  # pair_kappas' reason code 0
+                kappas[i] = np.where(defined, 1.0 - d_o / d_e, np.nan)
+        defined_n = np.isfinite(kappas).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(defined_n > 0, np.nansum(kappas, axis=1) / np.maximum(defined_n, 1), np.nan)
+        return mean, (defined_n == 0).astype(np.int64)
+
+    def totals(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
+        """(resamples x pairs * 6) totals in ``cohen_statistic``'s column order: [both, w, Σ x_a, Σ x_a²,
+        Σ x_b, Σ x_b²] per pair."""
+        out = np.empty((counts.shape[0], self.n_pairs, 6))
+        for i, c in enumerate(counts):
+            for k, column in enumerate(self.products(c)):
+                out[i, :, k] = column
+        return out.reshape(counts.shape[0], -1)
+
+
+@dataclass(frozen=True)
+class PairStatistic(UnitStatistic):
+    """``cohen_statistic`` of many raters: the per-pair totals come from ``_PairMoments`` a few
+    resamples at a time, never as a (patterns x pairs * 6) matrix nor (resamples x pairs) at once."""
+
+    moments: _PairMoments | None = None
+
+    def totals(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
+        assert self.moments is not None
+        return self.moments.totals(counts)
 
 
 def pair_kappas(
-    totals: NDArray[np.float64], n_pairs: int, weights: Weighting, n_values: int
+    totals: NDArray[np.float64], n_pairs: int, weights: Weighting, n_values: int,
+    positions: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Cohen's κ_w = 1 - Σ w_ck n_ck / (Σ w_ck n_c. n_.k / n) from the per-pair totals (b x pairs x width).
 
@@ -222,7 +303,7 @@ def pair_kappas(
             if weights is None:
                 expected = n * n - (rows * cols).sum(axis=2)
             else:
-                idx = np.arange(n_values, dtype=float)
+                idx = np.arange(n_values, dtype=float) if positions is None else np.asarray(positions, float)
                 below, below_i = np.cumsum(cols, axis=2) - cols, np.cumsum(cols * idx, axis=2) - cols * idx
                 above, above_i = n[:, :, None] - below - cols, (cols * idx).sum(axis=2)[:, :, None] - below_i - cols * idx
                 expected = (rows * (idx * below - below_i + above_i - idx * above)).sum(axis=2)
@@ -233,7 +314,8 @@ def pair_kappas(
 
 
 def cohen_statistic(
-    patterns: UnitPatterns, pairs: Sequence[tuple[int, int]], weights: Weighting
+    patterns: UnitPatterns, pairs: Sequence[tuple[int, int]], weights: Weighting,
+    positions: NDArray[np.float64] | None = None,
 ) -> UnitStatistic:
     """Mean over rater pairs of Cohen's kappa (Cohen 1960; weighted: Cohen 1968).
 
@@ -242,11 +324,44 @@ def cohen_statistic(
     sufficient statistics are [both rated, w(x_a, x_b)] and, for the marginals, one-hot(x_a) and
     one-hot(x_b) (V each) or, with quadratic weights, the centred ranks i and i² of x_a and x_b.  The
     mean is over the pairs whose kappa is defined.
+
+    Weights measure distance in category ranks (ordinal data), or with ``positions`` (the scale's
+    values; interval and ratio data) in values: w_ck = |x_c - x_k| or (x_c - x_k)², as statsmodels'
+    ``cohens_kappa(table, weights=values, wt=...)`` does.  Value weights do not depend on which other
+    values occur, so a pair's kappa does not change when an unrelated rater uses a new value.
     """
     v = patterns.n_values
     weights = _check_weighting(weights)
     width = pair_width(weights, v)
-    centre = (v - 1) / 2
+    if positions is not None:
+        x = np.asarray(positions, dtype=float)
+        x = x - x.mean() if x.size else x  # centred: the quadratic moments stay well conditioned
+    else:
+        x = np.arange(v, dtype=float) - (v - 1) / 2
+    n_pairs = len(pairs)
+
+    def finish(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        if n_pairs == 0:
+            return np.full(t.shape[0], np.nan), np.ones(t.shape[0], dtype=np.int64)
+        kappas, _ = pair_kappas(t, n_pairs, weights, v, positions)
+        defined = np.isfinite(kappas).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            mean = np.where(defined > 0, np.nansum(kappas, axis=1) / np.maximum(defined, 1), np.nan)
+        return mean, (defined == 0).astype(np.int64)
+
+    reasons = ("no pair of raters has a defined kappa",)
+    # Many pairs: the statistics matrix would be held sparse (so outside the other coefficients' one
+    # dense product, whose figures stay as they are) and would hold millions of columns.
+    many = patterns.n_patterns * n_pairs * width > DENSE_CELLS
+    if many and weights == "quadratic" and _PairMoments.exact(patterns, x):
+        moments = _PairMoments(patterns, pairs, x)
+
+        def direct(counts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+            with one_blas_thread():  # small products, one after another: BLAS threads only cost here
+                parts = [moments.mean_kappa(counts[i : i + PAIR_BLOCK]) for i in range(0, counts.shape[0], PAIR_BLOCK)]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+        return PairStatistic(np.zeros((patterns.n_patterns, 0)), finish, reasons, direct, moments)
     rows: list[NDArray[np.int64]] = []
     cols: list[NDArray[np.int64]] = []
     vals: list[NDArray[np.float64]] = []
@@ -257,9 +372,9 @@ def cohen_statistic(
         ones = np.ones(both.size)
         rows += [both, both]
         cols += [np.full(both.size, base), np.full(both.size, base + 1)]
-        vals += [ones, kappa_weight(weights, ca, cb)]
+        vals += [ones, kappa_weight(weights, ca, cb) if positions is None else value_weight(weights, x, ca, cb)]
         if weights == "quadratic":
-            ia, ib = ca - centre, cb - centre
+            ia, ib = x[ca], x[cb]
             rows += [both] * 4
             cols += [np.full(both.size, base + i) for i in range(2, 6)]
             vals += [ia, ia**2, ib, ib**2]
@@ -273,18 +388,16 @@ def cohen_statistic(
                                                shape=shape)])
     else:
         stats = np.zeros(shape)
-    n_pairs = len(pairs)
+    return UnitStatistic(stats, finish, reasons)
 
-    def finish(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        if n_pairs == 0:
-            return np.full(t.shape[0], np.nan), np.ones(t.shape[0], dtype=np.int64)
-        kappas, _ = pair_kappas(t, n_pairs, weights, v)
-        defined = np.isfinite(kappas).sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            mean = np.where(defined > 0, np.nansum(kappas, axis=1) / np.maximum(defined, 1), np.nan)
-        return mean, (defined == 0).astype(np.int64)
 
-    return UnitStatistic(stats, finish, ("no pair of raters has a defined kappa",))
+def value_weight(weights: Weighting, x: NDArray[np.float64], c: NDArray[np.int64], k: NDArray[np.int64]
+                 ) -> NDArray[np.float64]:
+    """Cohen's (1968) disagreement weight of scale values x_c, x_k: [c ≠ k], |x_c - x_k| or (x_c - x_k)²."""
+    if weights is None:
+        return (c != k).astype(float)
+    diff = np.abs(x[c] - x[k])
+    return diff if weights == "linear" else diff**2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,6 +458,50 @@ def fleiss_statistic(patterns: UnitPatterns, include: NDArray[np.bool_]) -> Unit
         return value, code
 
     return UnitStatistic(stats, finish, (NO_PAIRABLE, ONE_UNIT, KAPPA_CONSTANT))
+
+
+def fleiss_gwet_statistic(patterns: UnitPatterns) -> UnitStatistic:
+    """Fleiss' kappa generalised to a varying number of raters per unit (Gwet 2014, ch. 2, eq. 2.7-2.9).
+
+    With r_ik raters putting unit i in category k and r_i = Σ_k r_ik:
+    p_a = (1/n') Σ_{i: r_i ≥ 2} Σ_k r_ik (r_ik - 1) / (r_i (r_i - 1))  (n' units with r_i ≥ 2),
+    π_k = (1/n) Σ_{i: r_i ≥ 1} r_ik / r_i  (n units with a rating),  p_e = Σ_k π_k²,
+    κ = (p_a - p_e) / (1 - p_e).  This is irrCAC's ``fleiss.kappa.raw`` (unweighted).  When every
+    unit has the same number of ratings it equals Fleiss (1971) exactly.
+    Statistics per unit: [rated, pairable, p_a,i, r_ik / r_i (q)].
+    """
+    vc, m = _unit_counts(patterns)
+    pairable = m >= 2
+    sq = np.asarray(vc.multiply(vc).sum(axis=1)).ravel()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pa_u = np.where(pairable, (sq - m) / (m * (m - 1)), 0.0)
+    shares = vc.multiply(1.0 / np.maximum(m, 1)[:, None]).tocsr()
+    stats = column_stack([(m >= 1).astype(float)[:, None], pairable.astype(float)[:, None], pa_u[:, None], shares])
+
+    def finish(t: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        n, n_pair = t[:, 0], t[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_a = t[:, 2] / n_pair
+            pi = t[:, 3:] / n[:, None]
+            p_e = (pi**2).sum(axis=1)
+            code = _reason_codes(n_pair < 0.5, n_pair < 1.5, ~(1 - p_e > 1e-12))
+            value = np.where(code == 0, (p_a - p_e) / (1 - p_e), np.nan)
+        return value, code
+
+    return UnitStatistic(stats, finish, (NO_PAIRABLE, ONE_UNIT, KAPPA_CONSTANT))
+
+
+#: names of the two forms of Fleiss' kappa, as the output states them
+FLEISS_CLASSIC = "Fleiss (1971): every unit has the same number of ratings"
+FLEISS_GENERALISED = ("Gwet's generalisation (Gwet 2014, ch. 2; irrCAC fleiss.kappa.raw): "
+                      "the number of ratings varies between units")
+
+
+def fleiss_complete(patterns: UnitPatterns) -> bool:
+    """Whether every rated unit has the same number of ratings (so the classic form applies)."""
+    m = (patterns.codes >= 0).sum(axis=0)
+    sizes = np.unique(m[(m >= 1) & (patterns.weights > 0)])
+    return sizes.size <= 1
 
 
 def percent_agreement_statistic(patterns: UnitPatterns) -> UnitStatistic:
@@ -439,27 +596,32 @@ def krippendorff_alpha(data: ArrayLike, level: str = "interval", *, value_domain
 
 
 def cohen_kappa(data: ArrayLike, *, weights: Weighting = None, value_domain: Domain = None,
-                bootstrap: int = 0, seed: Seed = None) -> CohenKappa:
+                bootstrap: int = 0, seed: Seed = None, by_value: bool = False) -> CohenKappa:
     """Cohen's kappa for every pair of raters on the units both rated, and their mean (see ``cohen_statistic``).
 
-    The categories are ``value_domain`` when given (weighted kappa measures distance in category ranks),
-    else the values that occur anywhere in the matrix.
+    The categories are ``value_domain`` when given, else the values that occur anywhere in the matrix.
+    Weighted kappa measures distance in category ranks (ordinal data), or with ``by_value`` in the
+    numeric values themselves (interval and ratio data).
     """
     weights = _check_weighting(weights)
-    _, pat = _patterns(data, "nominal" if weights is None else "ordinal", value_domain, ignore_raters=False)
+    coded, pat = _patterns(data, "nominal" if weights is None else "ordinal", value_domain, ignore_raters=False)
+    positions = coded.positions() if by_value and weights is not None else None
     pairs = rater_pairs(pat)
-    stat = cohen_statistic(pat, pairs, weights)
-    return CohenKappa(weights, _estimate(stat, pat, bootstrap, seed), pair_results(stat, pat, pairs, weights))
+    stat = cohen_statistic(pat, pairs, weights, positions)
+    return CohenKappa(weights, _estimate(stat, pat, bootstrap, seed),
+                      pair_results(stat, pat, pairs, weights, positions))
 
 
 def pair_results(
-    stat: UnitStatistic, patterns: UnitPatterns, pairs: Sequence[tuple[int, int]], weights: Weighting
+    stat: UnitStatistic, patterns: UnitPatterns, pairs: Sequence[tuple[int, int]], weights: Weighting,
+    positions: NDArray[np.float64] | None = None,
 ) -> tuple[PairKappa, ...]:
-    """Each pair's kappa on the data itself, from the same totals as the mean."""
+    """Each pair's kappa on the data itself, from the same totals as the mean (``positions``: as given
+    to ``cohen_statistic``)."""
     if not pairs:
         return ()
     totals = stat.totals(patterns.weights[None, :])
-    values, codes = pair_kappas(totals, len(pairs), weights, patterns.n_values)
+    values, codes = pair_kappas(totals, len(pairs), weights, patterns.n_values, positions)
     width = pair_width(weights, patterns.n_values)
     out = []
     for j, pair in enumerate(pairs):
@@ -471,20 +633,23 @@ def pair_results(
 
 def fleiss_kappa(data: ArrayLike, *, value_domain: Domain = None, modal_only: bool = False,
                  bootstrap: int = 0, seed: Seed = None) -> Estimate:
-    """Fleiss' kappa (see ``fleiss_statistic``); needs the same number of ratings on every unit.
+    """Fleiss' kappa: the classic form (``fleiss_statistic``) when every unit has the same number of
+    ratings, else Gwet's generalisation (``fleiss_gwet_statistic``); ``note`` names the form used.
 
-    Otherwise the value is None with the reason, or with ``modal_only`` the units with the most common
-    number of ratings are used and ``note`` says so.
+    With ``modal_only`` an unequal design keeps the old rule instead: only the units with the most
+    common number of ratings, classic form, and ``note`` says so.
     """
     _, pat = _patterns(data, "nominal", value_domain, ignore_raters=True)
     return fleiss_estimate(pat, modal_only=modal_only, bootstrap=bootstrap, seed=seed)
 
 
 def fleiss_estimate(patterns: UnitPatterns, *, modal_only: bool, bootstrap: int, seed: Seed) -> Estimate:
-    """Fleiss' kappa of collapsed units, after checking which units it can use (``fleiss_units``)."""
+    """Fleiss' kappa of collapsed units in the form the design calls for (see ``fleiss_kappa``)."""
     pre = precondition(patterns)
     if pre is not None:
         return Estimate(None, pre, n_units=patterns.n_units)
+    if not modal_only and not fleiss_complete(patterns):
+        return replace(_estimate(fleiss_gwet_statistic(patterns), patterns, bootstrap, seed), note=FLEISS_GENERALISED)
     include, reason, note = fleiss_units(patterns, modal_only)
     if include is None:
         return Estimate(None, reason, n_units=patterns.n_units, note=note)

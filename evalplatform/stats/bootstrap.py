@@ -22,15 +22,26 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import sparse
 from scipy.special import gammaln
 from threadpoolctl import ThreadpoolController
 
-Stats: TypeAlias = NDArray[np.float64] | sparse.csr_array
+if TYPE_CHECKING:
+    from scipy import sparse
+
+Stats: TypeAlias = "NDArray[np.float64] | sparse.csr_array"
+
+
+def _issparse(x: object) -> bool:
+    """``scipy.sparse.issparse`` without loading scipy.sparse for a dense array (it is loaded if x is sparse)."""
+    if isinstance(x, np.ndarray):
+        return False
+    from scipy import sparse
+
+    return bool(sparse.issparse(x))
 Finish = Callable[[NDArray[np.float64]], tuple[NDArray[np.float64], NDArray[np.int64]]]
 Seed = int | np.random.Generator | None
 
@@ -40,6 +51,9 @@ MAX_DROPPED_SHARE = 0.10
 SMALL_MULTINOMIAL = 512
 #: cells of one (resamples x patterns) block of counts held in memory at once
 BLOCK_CELLS = 1_000_000
+#: cells of (resamples x statistics) totals formed at once (8 bytes each): bounds the memory of
+#: statistics with very many columns, such as the pairwise kappas of many raters
+TOTALS_CELLS = 16_000_000
 #: draw blocks on threads from this many (resamples x patterns) cells up; below, threads cost more
 PARALLEL_CELLS = 2_000_000
 THREADS = min(4, os.cpu_count() or 1)
@@ -70,14 +84,24 @@ class UnitStatistic:
     direct: Finish | None = None
 
     def values(self, counts: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-        """The coefficient (and reason codes) for each row of pattern counts."""
+        """The coefficient (and reason codes) for each row of pattern counts.
+
+        The (rows x statistics) totals are formed a few rows at a time when they would exceed
+        ``TOTALS_CELLS``: Cohen's kappa of 1,000 raters has half a million pairs of a dozen statistics
+        each, and a thousand resamples of those would need tens of gigabytes at once.  ``finish``
+        works row by row, so the result is the same.
+        """
         if self.direct is not None:
             return self.direct(counts)
-        return self.finish(self.totals(counts))
+        step = max(1, TOTALS_CELLS // max(1, self.stats.shape[1]))
+        if counts.shape[0] <= step:
+            return self.finish(self.totals(counts))
+        parts = [self.finish(self.totals(counts[i : i + step])) for i in range(0, counts.shape[0], step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def totals(self, counts: NDArray[np.float64]) -> NDArray[np.float64]:
         """Σ_u c_u s_u for each row of pattern counts ``counts`` (b x patterns)."""
-        if sparse.issparse(self.stats):
+        if _issparse(self.stats):
             return np.asarray((self.stats.T @ counts.T).T, dtype=float)
         return counts @ self.stats
 
@@ -288,12 +312,11 @@ def replicate(
     drawing and in the matrix products); the result does not depend on the number of threads.
     """
     resampler = _Resampler(weights, n_resamples)
-    dense = [name for name, stat in statistics.items() if not sparse.issparse(stat.stats) and stat.direct is None]
+    dense = [name for name, stat in statistics.items() if not _issparse(stat.stats) and stat.direct is None]
     stacked = np.hstack([statistics[name].stats for name in dense]) if dense else None
     edges = np.cumsum([0] + [statistics[name].stats.shape[1] for name in dense])
 
-    def block(job: tuple[int, np.random.Generator]) -> dict[str, NDArray[np.float64]]:
-        counts = resampler.draw(*job)
+    def evaluate_rows(counts: NDArray[np.float64]) -> dict[str, NDArray[np.float64]]:
         totals = counts @ stacked if stacked is not None else None  # one product for all dense statistics
         out = {}
         for name, stat in statistics.items():
@@ -303,6 +326,16 @@ def replicate(
             else:
                 out[name], _ = stat.values(counts)
         return out
+
+    # Resamples per product, so the dense totals stay within TOTALS_CELLS (finish works row by row).
+    step = max(1, TOTALS_CELLS // max(1, int(edges[-1])))
+
+    def block(job: tuple[int, np.random.Generator]) -> dict[str, NDArray[np.float64]]:
+        counts = resampler.draw(*job)
+        if counts.shape[0] <= step:
+            return evaluate_rows(counts)
+        parts = [evaluate_rows(counts[i : i + step]) for i in range(0, counts.shape[0], step)]
+        return {name: np.concatenate([p[name] for p in parts]) for name in statistics}
 
     jobs = resampler.plan(make_rng(seed))
     if len(jobs) > 1 and resampler.n_patterns * n_resamples >= PARALLEL_CELLS:
@@ -315,20 +348,40 @@ def replicate(
     return {name: np.concatenate([p[name] for p in parts]) if parts else np.zeros(0) for name in statistics}
 
 
-def percentile_interval(replicates: NDArray[np.float64], confidence: float = 0.95) -> Interval:
-    """Efron's percentile interval: the (1-c)/2 and (1+c)/2 quantiles of the defined replicates."""
+def tails(confidence: float) -> tuple[float, float]:
+    """The quantiles a ``confidence`` percentile interval reads: (1-c)/2 and (1+c)/2."""
+    return (1 - confidence) / 2, (1 + confidence) / 2
+
+
+def percentile_bounds(replicates: NDArray[Any], quantiles: tuple[float, float], *, axis: int | None = None,
+                      method: str = "linear") -> NDArray[np.float64]:
+    """The percentile interval's bounds: the ``quantiles`` of defined ``replicates`` (along ``axis``, for
+    callers that hold many coefficients' replicates side by side, as Bradley–Terry ratings)."""
+    return np.quantile(replicates, list(quantiles), axis=axis, method=method)  # type: ignore[call-overload]
+
+
+def too_many_undefined(dropped: int, total: int) -> bool:
+    """The engine's one rule: no interval when more than ``MAX_DROPPED_SHARE`` of the resamples are undefined."""
+    return dropped > MAX_DROPPED_SHARE * total
+
+
+def percentile_interval(
+    replicates: NDArray[np.float64], confidence: float = 0.95, *, quantiles: tuple[float, float] | None = None
+) -> Interval:
+    """Efron's percentile interval: the (1-c)/2 and (1+c)/2 quantiles (or ``quantiles`` as given) of the
+    defined replicates, or none when too many are undefined (``too_many_undefined``)."""
     total = int(replicates.size)
     kept = replicates[np.isfinite(replicates)]
     dropped = total - int(kept.size)
     if total == 0:
         return Interval(None, None, 0, 0, "no resamples were drawn")
-    if dropped > MAX_DROPPED_SHARE * total or kept.size < 2:
+    if too_many_undefined(dropped, total) or kept.size < 2:
         return Interval(
             None, None, total, dropped,
             f"the coefficient is undefined in {dropped} of {total} resamples "
             f"(more than {MAX_DROPPED_SHARE:.0%}), so no interval is reported",
         )
-    low, high = np.quantile(kept, [(1 - confidence) / 2, (1 + confidence) / 2])
+    low, high = percentile_bounds(kept, quantiles or tails(confidence))
     return Interval(float(low), float(high), total, dropped, None)
 
 

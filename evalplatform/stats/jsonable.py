@@ -41,3 +41,20 @@ def label_value(x: Any) -> Any:
 def label_key(x: Any) -> str:
     """The text a label is keyed by in results (``"3"``, ``"alice"``)."""
     return str(label_value(x))
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` with every numpy value made plain, recursively: arrays, lists and tuples as lists, dict
+    values converted, a number as ``finite`` gives it (NaN and ±inf as None), a numpy integer or bool
+    as the Python one.  An integral float stays a float (a category value 3.0 is not the count 3)."""
+    if isinstance(x, np.ndarray):
+        return [jsonable(v) for v in x.tolist()]
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    if isinstance(x, dict):
+        return {k: jsonable(v) for k, v in x.items()}
+    if isinstance(x, float | np.floating):
+        return finite(x)
+    if isinstance(x, np.integer | np.bool_):
+        return x.item()
+    return x

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse, stats
 
 from evalplatform.stats.agreement import alpha_statistic
+from evalplatform.stats.bootstrap import Estimate, percentile_interval
 from evalplatform.stats.jsonable import finite, label_value
 from evalplatform.stats.matrix import LEVELS, Level, collapse_units
 
@@ -38,28 +38,25 @@ MORE = "agrees with the panel more than a typical human"
 BLOCK_CELLS = 2_000_000
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A point value with a bootstrap percentile interval; value None + reason when undefined."""
-
-    value: float | None
-    ci95: tuple[float | None, float | None] = (None, None)
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"value": finite(self.value), "ci95": [finite(self.ci95[0]), finite(self.ci95[1])], "reason": self.reason}
+def estimate_dict(estimate: Estimate) -> dict[str, Any]:
+    """A judge figure as the report stores it: value, ``ci95`` as a pair (``[None, None]`` without an
+    interval) and the reason the value or its interval is missing."""
+    low, high = estimate.ci95 if estimate.ci95 is not None else (None, None)
+    return {"value": finite(estimate.value), "ci95": [finite(low), finite(high)],
+            "reason": estimate.reason or estimate.ci_reason}
 
 
 def _estimate(point: float, boot: NDArray | None, reason: str) -> Estimate:
+    """``point`` with the percentile interval of its bootstrap replicates ``boot`` (NaN = undefined),
+    under the engine's one rule for undefined resamples (``bootstrap.percentile_interval``)."""
     if not math.isfinite(point):
-        return Estimate(None, (None, None), reason)
+        return Estimate(None, reason)
     if boot is None:
         return Estimate(point)
-    fin = boot[np.isfinite(boot)]
-    if len(fin) < 0.5 * len(boot):  # most resamples undefined: no honest interval
-        return Estimate(point, (None, None), f"interval undefined in {len(boot) - len(fin)} resamples")
-    lo, hi = np.quantile(fin, [0.025, 0.975])
-    return Estimate(point, (float(lo), float(hi)))
+    interval = percentile_interval(boot, quantiles=(0.025, 0.975))  # as the judges' figures always read them
+    bounds = interval.bounds()
+    return Estimate(point, ci95=None if bounds is None else (bounds[0], bounds[1]),
+                    ci_reason=interval.reason, resamples=interval.resamples, dropped_resamples=interval.dropped)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -130,6 +127,8 @@ def _alpha(codes: NDArray, level: Level, values: NDArray) -> Callable[[NDArray],
         return lambda w: np.full(w.shape[0], np.nan)
     statistic = alpha_statistic(patterns, level, values)
     rated = np.flatnonzero(patterns.inverse >= 0)
+    from scipy import sparse  # imported when used
+
     to_patterns = sparse.csr_array(
         (np.ones(rated.size), (rated, patterns.inverse[rated])), shape=(codes.shape[1], patterns.n_patterns)
     )
@@ -213,19 +212,19 @@ class JudgeCalibration:
             "kappa_weights": self.kappa_weights,
             "n_units": self.n_units,
             "n_common": self.n_common,
-            "judge_kappa": self.judge_kappa.to_dict(),
-            "alpha_humans": self.alpha_humans.to_dict(),
-            "alpha_with_judge": self.alpha_with_judge.to_dict(),
-            "alpha_change": self.alpha_change.to_dict(),
+            "judge_kappa": estimate_dict(self.judge_kappa),
+            "alpha_humans": estimate_dict(self.alpha_humans),
+            "alpha_with_judge": estimate_dict(self.alpha_with_judge),
+            "alpha_change": estimate_dict(self.alpha_change),
             "human_kappas": [h.to_dict() for h in self.human_kappas],
             "human_kappa_mean": finite(self.human_kappa_mean),
             "human_kappa_median": finite(self.human_kappa_median),
             "human_kappa_range": [finite(self.human_kappa_range[0]), finite(self.human_kappa_range[1])],
             "judge_kappa_loo": finite(self.judge_kappa_loo),
-            "kappa_gap": self.kappa_gap.to_dict(),
+            "kappa_gap": estimate_dict(self.kappa_gap),
             "verdict": self.verdict,
-            "spearman": {**self.spearman.to_dict(), "p_value": finite(self.spearman_p)},
-            "offset": {**self.offset.to_dict(), "direction": _direction(self.offset)},
+            "spearman": {**estimate_dict(self.spearman), "p_value": finite(self.spearman_p)},
+            "offset": {**estimate_dict(self.offset), "direction": _direction(self.offset)},
             "disagreements": [d.to_dict() for d in self.disagreements],
             "bootstrap": self.bootstrap,
             "reason": self.reason,
@@ -236,9 +235,7 @@ def _direction(offset: Estimate) -> str | None:
     """lenient / severe when the offset (its whole interval, if there is one) is above / below 0."""
     if offset.value is None:
         return None
-    low, high = offset.ci95
-    if low is None or high is None:
-        low = high = offset.value
+    low, high = offset.ci95 if offset.ci95 is not None else (offset.value, offset.value)
     return "lenient" if low > 0 else "severe" if high < 0 else "neutral"
 
 
@@ -370,7 +367,7 @@ class _Panel:
                       or "no human or judge kappa is defined against the leave-one-out panels")
         kappa_gap = _estimate(gap_point, gap_boot, gap_reason)
         verdict = None
-        if kappa_gap.ci95[0] is not None and kappa_gap.ci95[1] is not None:
+        if kappa_gap.ci95 is not None:
             verdict = LESS if kappa_gap.ci95[1] < 0 else MORE if kappa_gap.ci95[0] > 0 else ABOUT
 
         # correlation and offset vs the human mean
@@ -381,6 +378,7 @@ class _Panel:
         if not nominal:
             if T.sum() >= 3:
                 with warnings.catch_warnings(action="ignore"):
+                    from scipy import stats  # imported when used: scipy.stats takes ~0.3 s to load
                     res = stats.spearmanr(jx[T], hmean_x[T])
                 rho, spearman_p = float(res.statistic), finite(res.pvalue)
                 sboot = (self.resamples.map(lambda w: _weighted_spearman(jx[T], hmean_x[T], w[:, T]))

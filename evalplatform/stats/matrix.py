@@ -14,15 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse
 
-Level = Literal["nominal", "ordinal", "interval", "ratio"]
-Weighting = Literal["linear", "quadratic"] | None
-LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
+from evalplatform.stats.levels import LEVELS, Level, Weighting
+
+if TYPE_CHECKING:
+    from scipy import sparse  # at run time imported where used: reading and coding ratings never need it
+
 MISSING = -1
 Label = float | str
 
@@ -134,6 +135,15 @@ def code_labels(data: NDArray[Any], level: Level, value_domain: Sequence[Label] 
     return CodedRatings(codes.reshape(data.shape), tuple(domain), False)
 
 
+def _check_ratio(coded: CodedRatings, level: Level) -> CodedRatings:
+    """The ratio level's values are amounts with a true zero: a negative one is an error, not data
+    (Krippendorff's ratio metric ((c - k) / (c + k))² would score a sign flip as perfect agreement)."""
+    if level == "ratio" and coded.domain and float(coded.domain[0]) < 0:  # type: ignore[arg-type]
+        raise RatingDataError(f"the ratio level needs values of 0 or more (a true zero); got {float(coded.domain[0]):g} "
+                              "(use the interval level for values that can be negative)")
+    return coded
+
+
 def code_ratings(
     data: ArrayLike, *, level: str = "nominal", value_domain: Sequence[Label] | ArrayLike | None = None
 ) -> CodedRatings:
@@ -149,12 +159,12 @@ def code_ratings(
     if arr.ndim != 2:
         raise RatingDataError(f"ratings must be a 2-D (raters x units) array, got {arr.ndim} dimension(s)")
     if arr.dtype.kind in "biuf":
-        return code_numeric(arr.astype(float), value_domain)
+        return _check_ratio(code_numeric(arr.astype(float), value_domain), lvl)
     if arr.dtype.kind in "OUS":
         flat = arr.ravel()
         if all(_is_missing(x) or _is_number(x) for x in flat):
             values = np.array([np.nan if _is_missing(x) else float(x) for x in flat], dtype=float)
-            return code_numeric(values.reshape(arr.shape), value_domain)
+            return _check_ratio(code_numeric(values.reshape(arr.shape), value_domain), lvl)
         if arr.dtype.kind in "US":
             arr = arr.astype(object)
         return code_labels(arr, lvl, value_domain)  # type: ignore[arg-type]  # a label scale is a sequence
@@ -246,6 +256,8 @@ def collapse_units(codes: NDArray[np.int64], n_values: int, *, ignore_raters: bo
 
 def value_counts(codes: NDArray[np.int64], n_values: int) -> sparse.csr_array:
     """n_uc: how many raters gave value c to unit u, as a sparse (units x values) array."""
+    from scipy import sparse
+
     cols = codes.T
     mask = cols >= 0
     rows = np.nonzero(mask)[0]
@@ -285,6 +297,8 @@ def value_pairs(counts: sparse.csr_array) -> ValuePairs:
 
 def compact(matrix: sparse.sparray | NDArray[np.float64]) -> sparse.csr_array | NDArray[np.float64]:
     """Hold a statistics matrix dense when small or not too sparse (faster products), else sparse."""
+    from scipy import sparse
+
     if sparse.issparse(matrix):
         held = cast(sparse.sparray, matrix)  # issparse is no type guard
         cells = held.shape[0] * held.shape[1]
@@ -295,8 +309,11 @@ def compact(matrix: sparse.sparray | NDArray[np.float64]) -> sparse.csr_array | 
 
 
 def _as_2d(block: sparse.sparray | NDArray[np.float64]) -> sparse.sparray | NDArray[np.float64]:
-    if sparse.issparse(block):
-        return block
+    if not isinstance(block, np.ndarray):
+        from scipy import sparse
+
+        if sparse.issparse(block):
+            return block
     arr = np.asarray(block, dtype=float)
     return arr[:, None] if arr.ndim == 1 else arr
 
@@ -304,7 +321,9 @@ def _as_2d(block: sparse.sparray | NDArray[np.float64]) -> sparse.sparray | NDAr
 def column_stack(blocks: Sequence[sparse.sparray | NDArray[np.float64]]) -> sparse.csr_array | NDArray[np.float64]:
     """Side-by-side statistics blocks (dense or sparse, 1-D = one column), compacted."""
     parts = [_as_2d(b) for b in blocks]
-    if any(sparse.issparse(b) for b in parts):
+    if not all(isinstance(b, np.ndarray) for b in parts):
+        from scipy import sparse
+
         return compact(sparse.hstack([sparse.csr_array(b) for b in parts], format="csr"))
     return np.hstack(parts)
 

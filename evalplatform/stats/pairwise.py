@@ -16,11 +16,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import sparse, stats
-from scipy.sparse import csgraph
 from scipy.special import expit
 
-from evalplatform.stats.bootstrap import one_blas_thread
+from evalplatform.stats.bootstrap import one_blas_thread, percentile_bounds, tails, too_many_undefined
 from evalplatform.stats.jsonable import finite, plain
 
 #: Ridge (Gaussian prior precision on the natural-log strengths) applied when the maximum-likelihood
@@ -127,6 +125,9 @@ def _strongly_connected(W: NDArray) -> NDArray[np.bool_]:
 
 def _identifiability_reason(W: NDArray, labels: NDArray) -> str:
     wins, losses = (W.sum(1) > 0), (W.sum(0) > 0)
+    from scipy import sparse  # imported when used: only this message and the sandwich variance need it
+    from scipy.sparse import csgraph
+
     n_weak, _ = csgraph.connected_components(sparse.csr_matrix(W + W.T > 0), directed=False)
     parts = []
     never_lost = [str(labels[i]) for i in np.flatnonzero(~losses)]
@@ -353,12 +354,11 @@ def bradley_terry(
     if n_boot > 0:
         boot_ratings, n_reg, n_fail = _bootstrap(pi, ai, bi, y, M, n_prompts, theta, ridge_used, n_boot, seed)
         good = boot_ratings[~np.isnan(boot_ratings).any(1)]
-        if len(good):
+        if len(good) >= 2 and not too_many_undefined(len(boot_ratings) - len(good), len(boot_ratings)):
             br = rate(good)
-            q = [(1 - level) / 2, (1 + level) / 2]
-            ci = np.quantile(br, q, axis=0).T
+            ci = percentile_bounds(br, tails(level), axis=0).T
             branks = 1 + (br[:, None, :] > br[:, :, None]).sum(2)
-            rank_ci = np.quantile(branks, q, axis=0, method="inverted_cdf").T.astype(int)
+            rank_ci = percentile_bounds(branks, tails(level), axis=0, method="inverted_cdf").T.astype(int)
         boot = {"n_resamples": int(n_boot), "seed": seed, "level": level, "cluster": "prompt",
                 "method": "percentile", "n_regularized": n_reg, "n_failed": n_fail}
 
@@ -390,6 +390,8 @@ def _bootstrap(
     rows = np.concatenate([pi, pi])
     cols = np.concatenate([ai * M + bi, bi * M + ai])
     vals = np.concatenate([y, 1.0 - y])
+    from scipy import sparse
+
     PT = sparse.csr_matrix((vals, (cols, rows)), shape=(M * M, n_prompts))
     rng = np.random.default_rng(seed)
     out = np.empty((n_boot, M))
@@ -420,6 +422,7 @@ def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float | None, 
     """Wilson score interval for a binomial proportion (Wilson 1927)."""
     if n <= 0:
         return (None, None)
+    from scipy import stats  # imported when used: scipy.stats takes ~0.3 s to load
     z = float(stats.norm.ppf((1 + level) / 2))
     ph = k / n
     denom = 1 + z * z / n
@@ -476,6 +479,7 @@ def _position_stats(y: NDArray, left_is_a: NDArray, rater: Any, level: float) ->
     if nd == 0:
         return PositionBiasStats(rater, n, int(tie.sum()), float(tie.mean()), 0, 0, None, (None, None), None,
                                  "all votes are ties")
+    from scipy import stats  # imported when used: scipy.stats takes ~0.3 s to load
     p = float(stats.binomtest(k, nd, 0.5).pvalue)
     return PositionBiasStats(rater, n, int(tie.sum()), float(tie.mean()), nd, k, k / nd,
                              wilson_interval(k, nd, level), p)

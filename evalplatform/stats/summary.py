@@ -19,9 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evalplatform.stats.aggregate import model_aggregates
-from evalplatform.stats.agreement import alpha_statistic as _alpha_statistic
 from evalplatform.stats.agreement import (
+    FLEISS_CLASSIC,
+    FLEISS_GENERALISED,
     cohen_statistic,
+    fleiss_complete,
+    fleiss_gwet_statistic,
     fleiss_statistic,
     fleiss_units,
     gwet_statistic,
@@ -30,13 +33,23 @@ from evalplatform.stats.agreement import (
     precondition,
     rater_pairs,
 )
+from evalplatform.stats.agreement import alpha_statistic as _alpha_statistic
 from evalplatform.stats.bootstrap import Estimate, Seed, evaluate, make_rng
-from evalplatform.stats.icc import ICC_FORMS, describe_icc, icc_all, icc_summary
+from evalplatform.stats.icc import (
+    ICC_FORMS,
+    TWOWAY_NOT_GIVEN,
+    describe_icc,
+    icc_all,
+    icc_oneway,
+    icc_summary,
+    interpret_icc,
+)
 from evalplatform.stats.jsonable import finite, label_key, label_value
 from evalplatform.stats.matrix import (
     CodedRatings,
     Label,
     Level,
+    RatingDataError,
     Weighting,
     check_level,
     collapse_units,
@@ -100,6 +113,13 @@ def _scale_codes(
                 raise fail(i, f"{labels[i]!r} is not a finite number (leave the field empty for a missing rating)")
         values = np.asarray(numbers, dtype=float)
         domain = np.unique(values if scale is None else np.asarray([_number(s) for s in scale], dtype=float))
+        if lvl == "ratio" and domain.size and domain[0] < 0:
+            negative = np.flatnonzero(values < 0)
+            message = (f"dimension {dimension!r} is on the ratio level, which needs a true zero and no negative "
+                       "values; use the interval level")
+            if negative.size:
+                raise fail(int(negative[0]), f"{labels[negative[0]]!r} is negative: {message}")
+            raise RatingDataError(f"the scale of {message}")
         pos = np.minimum(np.searchsorted(domain, values), domain.size - 1)
         off = np.flatnonzero(domain[pos] != values)
         if off.size:
@@ -203,7 +223,9 @@ def summarize_dimension(
     positions = coded.positions()
     weights = WEIGHTS_BY_LEVEL[lvl]
     pairs = rater_pairs(patterns)
-    cohen = cohen_statistic(patterns, pairs, weights)
+    # interval and ratio data: kappa's weights measure distance in values; ordinal: in ranks
+    kappa_positions = positions if lvl in ("interval", "ratio") and coded.numeric else None
+    cohen = cohen_statistic(patterns, pairs, weights, kappa_positions)
     stats = {
         "alpha": _alpha_statistic(patterns, lvl, positions),
         "cohen": cohen,
@@ -213,7 +235,11 @@ def summarize_dimension(
     pre = precondition(patterns)
     fleiss_note: str | None = None
     fleiss_reason: str | None = pre
-    if pre is None:
+    fleiss_form = FLEISS_CLASSIC
+    if pre is None and not fleiss_modal_only and not fleiss_complete(patterns):
+        fleiss_form = FLEISS_GENERALISED
+        stats["fleiss"] = fleiss_gwet_statistic(patterns)
+    elif pre is None:
         include, fleiss_reason, fleiss_note = fleiss_units(patterns, fleiss_modal_only)
         if include is not None:
             stats["fleiss"] = fleiss_statistic(patterns, include)
@@ -221,10 +247,12 @@ def summarize_dimension(
     fleiss = est.get("fleiss") or Estimate(None, fleiss_reason, n_units=patterns.n_units)
     if fleiss_note:
         fleiss = replace(fleiss, note=fleiss_note)
-    pair_list = pair_results(cohen, patterns, pairs, weights) if pre is None else ()
+    pair_list = pair_results(cohen, patterns, pairs, weights, kappa_positions) if pre is None else ()
     names = [label_key(r) for r in pv.rater_labels]
 
-    cohen_out: dict[str, Any] = {"weights": weights, "mean": finite(est["cohen"].value), "ci95": _ci(est["cohen"].ci95)}
+    cohen_out: dict[str, Any] = {"weights": weights, "mean": finite(est["cohen"].value), "ci95": _ci(est["cohen"].ci95),
+                                 "weighted_by": None if weights is None else "values" if kappa_positions is not None
+                                 else "ranks"}
     cohen_out.update({k: v for k, v in _coefficient(est["cohen"]).items() if k not in ("value", "ci95")})
     cohen_out["pairs"] = [
         {"raters": [names[p.raters[0]], names[p.raters[1]]], "value": finite(p.value), "n_units": p.n_units,
@@ -264,9 +292,11 @@ def summarize_dimension(
     out = {
         "dimension": label_value(dimension), "level": lvl, "n_units": patterns.n_units, "n_raters": coded.n_raters,
         "n_ratings": pv.n_ratings,
+        # the categories the coefficients used; inferred = the values present, since no scale was given
+        "scale": [label_value(v) for v in coded.domain], "scale_inferred": scale is None,
         "krippendorff_alpha": _coefficient(est["alpha"]),
         "cohen_kappa": cohen_out,
-        "fleiss_kappa": _coefficient(fleiss),
+        "fleiss_kappa": {**_coefficient(fleiss), "form": fleiss_form},
         "percent_agreement": _coefficient(est["pa"]),
         "gwet_ac1": {"weights": weights, **_coefficient(est["gwet"])},
         "by_model": by_model,
@@ -279,8 +309,13 @@ def summarize_dimension(
 
 
 def icc_entry(coded: CodedRatings) -> dict[str, Any]:
-    """The six Shrout & Fleiss ICC forms of a numeric dimension (``stats.icc.icc_summary``), each with
-    a plain reading (``describe_icc``), on complete units only; JSON-safe."""
+    """Intraclass correlations of a numeric dimension, JSON-safe.
+
+    The six Shrout & Fleiss forms (``stats.icc.icc_summary``) on complete units, each with a plain
+    reading (``describe_icc``); and ``oneway``: ICC(1,1) and ICC(1,k) over every unit with two or more
+    ratings (``stats.icc.icc_oneway``), the forms that fit an incomplete design.  ``design`` says
+    whether every rater rated every unit; ``forms`` which forms fit it and why the others are not given.
+    """
     values = np.asarray(coded.domain, dtype=float)
     matrix = np.where(coded.codes >= 0, values[np.maximum(coded.codes, 0)], np.nan)
     entry = icc_summary(matrix)
@@ -290,6 +325,30 @@ def icc_entry(coded: CodedRatings) -> dict[str, Any]:
         item["value"], item["F"], item["p_value"] = finite(item["value"]), finite(item["F"]), finite(item["p_value"])
         item["ci95"] = None if item["ci95"] is None or not all(map(math.isfinite, item["ci95"])) else item["ci95"]
         item["reading"] = describe_icc(results[form])
+    oneway = icc_oneway(matrix)
+    k = oneway["k"]
+    for form, name in (("ICC1", "ICC(1,1)"), ("ICC1k", f"ICC(1,{k:.2f})" if k else "ICC(1,k)")):
+        value, ci = oneway[form], oneway["ci95"][form]
+        if value is None:
+            reading = f"{name} could not be computed ({oneway['reason'] or 'undefined'})."
+        else:
+            reading = f"{name} = {value:.2f}: {interpret_icc(value)} reliability"
+            if ci is not None:
+                reading += f"; 95% CI {ci[0]:.2f} to {ci[1]:.2f}"
+            reading += f" ({oneway['n_units_used']} units with 2 or more ratings)."
+        oneway.setdefault("readings", {})[form] = reading
+    entry["oneway"] = oneway
+    complete = entry["n_units_dropped"] == 0 and entry["n_units_used"] >= 2
+    entry["design"] = "complete" if complete else "incomplete"
+    if complete:
+        entry["forms"] = {"fit": ["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"], "not_given": None}
+    else:
+        used = entry["n_units_used"]
+        entry["forms"] = {
+            "fit": ["ICC1", "ICC1k"],
+            "not_given": TWOWAY_NOT_GIVEN + (
+                f"; the table of six forms covers only the {used} units rated by every rater" if used >= 2 else ""),
+        }
     return entry
 
 

@@ -38,6 +38,7 @@ export function actionFor(event, ctx) {
     case "Enter": return { type: "submit" };
     case "?": return { type: "help" };
     case "s": case "S": return { type: "skip" };
+    case "u": return { type: "previous" };
     case "g": return { type: "toggle", panel: "guidelines" };
     case "r": return { type: "toggle", panel: "reference" };
     case "ArrowDown": case "j": return { type: "move", by: 1 };

@@ -48,7 +48,7 @@ function say(text, level = "info") {
 
 // --- The item on screen -----------------------------------------------------------------------
 
-function mount() {
+function mount({ scroll = false } = {}) {
   const section = document.getElementById("rate-task");
   const form = section.querySelector("#rating-form");
   task = { section, form, dims: [], current: 0, timer: startTimer(section) };
@@ -68,17 +68,38 @@ function mount() {
     if (index >= 0) markCurrent(index);
   });
   const firstError = task.dims.findIndex((fieldset) => fieldset.classList.contains("has-error"));
-  focusDim(firstError >= 0 ? firstError : 0);
+  // On arrival the page stays at the top, prompt in view: on a narrow screen the questions are below
+  // the responses, and scrolling to them would hide what is being rated.  Keys work all the same.
+  focusDim(firstError >= 0 ? firstError : 0, { scroll: scroll || firstError >= 0 });
+}
+
+// --- Where am I: the item, which of its responses, and whether the prompt changed -------------
+
+function whereAbouts(section) {
+  const where = section && section.querySelector(".rate-where");
+  return where ? { item: where.dataset.item, text: where.textContent.trim(), node: where } : null;
+}
+
+function markPromptChange(before, after) {
+  if (!before || !after) return "";
+  const same = before.item === after.item;
+  const note = after.node.querySelector("[data-prompt-change]");
+  note.textContent = same ? " · same prompt as before" : " · new prompt";
+  note.hidden = false;
+  task.section.classList.add(same ? "is-same-prompt" : "is-new-prompt");
+  return same ? `Next: ${after.text}.` : `New prompt: ${after.text}.`;
 }
 
 function swap(html) {
   const parsed = new DOMParser().parseFromString(html, "text/html");
   const next = parsed.getElementById("rate-task");
   if (!next) throw new Error("the server's answer has no item in it");
+  const before = whereAbouts(task.section);
   clearInterval(task.timer.interval);
   task.section.replaceWith(document.adoptNode(next));
   window.scrollTo(0, 0);
   mount();
+  return markPromptChange(before, whereAbouts(task.section));
 }
 
 function markCurrent(index) {
@@ -90,15 +111,15 @@ function radios(fieldset) {
   return [...fieldset.querySelectorAll("input[type=radio]")];
 }
 
-function focusDim(index) {
+function focusDim(index, { scroll = true } = {}) {
   if (!task.dims.length) return;
   index = Math.max(0, Math.min(task.dims.length - 1, index));
   markCurrent(index);
   const fieldset = task.dims[index];
   const choices = radios(fieldset);
   const target = choices.find((r) => r.checked) || choices[0] || fieldset.querySelector("textarea") || fieldset;
-  target.focus();
-  fieldset.scrollIntoView({ block: "nearest" });
+  target.focus({ preventScroll: !scroll });
+  if (scroll) fieldset.scrollIntoView({ block: "nearest" });
 }
 
 function choose(radio) {
@@ -183,8 +204,30 @@ function showErrors(errors) {
 }
 
 function csrfToken() {
+  // The cookie first: after logging in again (in another tab) the token in the page is stale.
+  const cookie = document.cookie.split("; ").find((part) => part.startsWith("csrftoken="));
+  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
   const field = task.form && task.form.querySelector("[name=csrfmiddlewaretoken]");
   return field ? field.value : "";
+}
+
+const LOGIN_URL = statusLine.dataset.loginUrl || "/accounts/login/";
+
+function loggedOut(response) {
+  // The session ended: login_required sent the script to the login page, or the CSRF check (whose
+  // token changes at every login) refused the post.  Either way nothing was saved.
+  if (response.status === 401 || response.status === 403) return true;
+  return response.redirected && new URL(response.url).pathname === new URL(LOGIN_URL, location.href).pathname;
+}
+
+function sayLoggedOut() {
+  say("You have been logged out, so this was not saved. Your answers are still here: ", "error");
+  const link = document.createElement("a");
+  link.href = `${LOGIN_URL}?next=${encodeURIComponent(location.pathname)}`;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.textContent = "log in again";
+  statusLine.append(link, " (in a new tab), then come back and submit.");
 }
 
 async function send(url, body) {
@@ -204,13 +247,17 @@ async function send(url, body) {
     } catch {
       data = null; // not JSON: a login page after the session ended, a CSRF failure, a server error
     }
-    if (!data) {
+    if (!data && loggedOut(response)) {
+      sayLoggedOut();
+    } else if (!data) {
       say(`Not saved (the server answered ${response.status}). Your answers are still here; reload the page if this persists.`, "error");
     } else if (data.status === "invalid") {
       showErrors(data.errors);
+    } else if (data.status === "redirect") {
+      location.assign(data.redirect); // a gate sent the rater on: an external worker's completion page
     } else {
-      swap(data.html);
-      say(data.notice, data.level);
+      const where = swap(data.html);
+      say([data.notice, where].filter(Boolean).join(" "), data.level);
     }
   } catch (error) {
     say(`Not sent (${error.message}). Your answers are still here: press Enter to try again.`, "error");
@@ -229,6 +276,7 @@ function submitRating() {
     return;
   }
   const body = new FormData(task.form);
+  body.set("csrfmiddlewaretoken", csrfToken());
   body.set("duration_ms", String(Math.round(elapsed(task.timer))));
   send(task.form.getAttribute("action"), body);
 }
@@ -265,6 +313,12 @@ document.addEventListener("keydown", (event) => {
     case "help": toggleHelp(); break;
     case "submit": submitRating(); break;
     case "skip": skipItem(); break;
+    case "previous": {
+      // Back to the last item rated in this session, answers filled in, to revise it.
+      const link = document.querySelector("[data-previous]");
+      if (link) location.assign(link.href);
+      break;
+    }
     case "toggle": togglePanel(action.panel); break;
     case "move": focusDim(task.current + action.by); break;
     case "step": step(action.by); break;

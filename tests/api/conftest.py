@@ -10,6 +10,7 @@ from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from tests.api.schemafuzz import fuzz_world, wsgi_requests  # noqa: F401  (fixtures)
 from tests.fixtures import UserFactory
 
 User = get_user_model()

@@ -11,11 +11,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
+from evalplatform.exporting import safe_cell
 from evalplatform.projects.models import Membership
-from evalplatform.ratings.exports import preference_rows, safe_cell
+from evalplatform.ratings.exports import preference_rows
 from evalplatform.ratings.services import submit_rating
-from tests.fixtures import GOOD
+from tests.fixtures import GOOD, next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def rate_all(project, names, scores=GOOD, **extra):
     for name in names:
         rater = Membership.objects.get(project=project, user__username=name).user
-        while (assignment := claim_next(project=project, rater=rater)) is not None:
+        while (assignment := next_assignment(project=project, rater=rater)) is not None:
             submit_rating(assignment=assignment, scores=scores, **extra)
 
 
@@ -44,7 +44,8 @@ def test_csv_is_long_format_one_row_per_score(people, as_):
     first = rows[0]
     assert (first["item_id"], first["model"], first["rater"], first["dimension"]) == ("t-0001", "m1", "alice", "accuracy")
     assert (first["value"], first["value_label"], first["justification"], first["duration_ms"]) == ("4", "4", "clear", "900")
-    assert rows[2]["value_label"] == "Yes" and first["automated"] == "false"
+    assert rows[2]["value_label"] == "Yes"
+    assert first["automated"] == "false"
 
 
 def test_csv_neutralises_formulas_but_not_numbers(make_project, client_for, lead, pairwise_version):
@@ -75,8 +76,10 @@ def test_jsonl_has_the_same_rows(people, as_):
     rate_all(people.project, ["alice", "bob"])
     response, text = download(as_.lead, people.project, format="jsonl")
     records = [json.loads(line) for line in text.splitlines()]
-    assert len(records) == 2 * 5 * 3 and response["Content-Type"] == "application/x-ndjson"
-    assert records[0]["value"] == 4 and records[0]["automated"] is False
+    assert len(records) == 2 * 5 * 3
+    assert response["Content-Type"] == "application/x-ndjson"
+    assert records[0]["value"] == 4
+    assert records[0]["automated"] is False
 
 
 def test_export_queries_do_not_grow_with_ratings(make_project, client_for, lead):
@@ -90,7 +93,11 @@ def test_export_queries_do_not_grow_with_ratings(make_project, client_for, lead)
         with CaptureQueriesContext(connection) as queries:
             download(client, project, format="csv")
         counts.append(len(queries))
-    assert counts[0] == counts[1] <= 8
+    # 8 for the export itself (its ratings and their scores are read as two streams), 7 for its
+    # X-Export-Manifest (the report's shared-array load behind the ratings hash: items, tasks, ratings,
+    # the rubric version's date, scores, raters' names; one count of what was left out): a fixed cost,
+    # not one that grows with the ratings.
+    assert counts[0] == counts[1] <= 15
 
 
 @pytest.fixture
@@ -104,7 +111,7 @@ def votes(make_project, pairwise_version):
         for value in values:
             if value is None:
                 continue
-            assignment = claim_next(project=project, rater=rater)
+            assignment = next_assignment(project=project, rater=rater)
             Assignment.objects.filter(pk=assignment.pk).update(swapped=False)
             assignment.refresh_from_db()
             submit_rating(assignment=assignment, scores={"preference": value})
@@ -117,11 +124,12 @@ def test_preferences_aggregate_votes_per_pair(votes, client_for, lead):
     pairs = [json.loads(line) for line in text.splitlines()]
     assert len(pairs) == 1  # the tie is dropped
     pair = pairs[0]
-    assert set(pair) == {"prompt", "chosen", "rejected", "chosen_model", "rejected_model", "margin", "n_votes",
-                         "agreement"}
+    assert set(pair) == {"item_id", "prompt", "chosen", "rejected", "chosen_model", "rejected_model", "margin",
+                         "n_votes", "votes", "agreement"}
     assert (pair["prompt"], pair["chosen_model"], pair["rejected_model"]) == ("Prompt 1", "m1", "m2")
     assert (pair["chosen"], pair["rejected"]) == ("Answer 1 from m1", "Answer 1 from m2")
-    assert pair["n_votes"] == 3 and pair["margin"] == pytest.approx(1 / 3, abs=1e-4)
+    assert pair["n_votes"] == 3
+    assert pair["margin"] == pytest.approx(1 / 3, abs=1e-4)
     assert pair["agreement"] == pytest.approx(2 / 3, abs=1e-4)
 
 
@@ -133,6 +141,7 @@ def test_preferences_min_margin(votes, client_for, lead):
 def test_preferences_of_a_single_response_project_and_unknown_format_are_400(people, as_):
     url = f"/api/projects/{people.project.pk}/export/"
     response = as_.lead.get(url, {"format": "preferences"})
-    assert response.status_code == 400 and "pairwise" in response.json()["format"][0]
+    assert response.status_code == 400
+    assert "pairwise" in response.json()["format"][0]
     assert as_.lead.get(url, {"format": "xlsx"}).status_code == 400
     assert as_.lead.get(url, {"format": "preferences", "min_margin": "2"}).status_code == 400

@@ -89,7 +89,14 @@ def test_a_new_rating_is_answered_as_it_reads_back(make_project, client_for):
     assert created == read
     assert created["scores"] == {"accuracy": 4, "helpfulness": 2, "harmless": 1, "topic": 1, "why": "clear <b>enough</b>"}
     repeat = client.post(f"/api/assignments/{assignment['id']}/submit/", {"scores": {"accuracy": 1}}, format="json")
-    assert repeat.status_code == 200 and repeat.json() == read  # the first rating, unchanged
+    assert repeat.status_code == 409
+    assert "revise" in repeat.json()["detail"]  # a correction takes revise
+    same = client.post(f"/api/assignments/{assignment['id']}/submit/", {
+        "scores": {"accuracy": "4", "helpfulness": 2, "harmless": True, "topic": "tech", "why": "clear <b>enough</b>"},
+        "justification": "checked the refund policy", "duration_ms": 4321,
+    }, format="json")
+    assert same.status_code == 200
+    assert same.json() == read  # the first rating, unchanged
 
 
 @pytest.mark.parametrize("swapped", [False, True])

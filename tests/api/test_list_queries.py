@@ -8,14 +8,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Membership, Task
 from evalplatform.projects.services import add_member
 from evalplatform.quality.services import adjudicate, compute_quality, set_gold
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports import services as reports
 from rubrics.services import clone_version
-from tests.fixtures import GOOD, UserFactory
+from tests.fixtures import GOOD, UserFactory, next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +39,7 @@ def _filled(make_project, slug: str, *, items: int, raters: tuple[str, ...]):
     project = make_project(slug, items=items, models=("m1", "m2"), raters=raters, overlap=len(raters) + 1)
     for name in raters:
         rater = Membership.objects.get(project=project, user__username=name).user
-        while (assignment := claim_next(project=project, rater=rater)) is not None:
+        while (assignment := next_assignment(project=project, rater=rater)) is not None:
             submit_rating(assignment=assignment, scores=GOOD, duration_ms=20_000)
     tasks = list(Task.objects.filter(project=project).order_by("id"))
     set_gold(task=tasks[-1], expectations=GOOD, created_by=project.created_by)
@@ -49,7 +48,7 @@ def _filled(make_project, slug: str, *, items: int, raters: tuple[str, ...]):
     compute_quality(project=project)
     reports.compute(report_id=reports.create_report(project=project, bootstrap=0).pk)
     add_member(project=project, user=UserFactory(username=f"{slug}-new"), role=Membership.Role.RATER)
-    claim_next(project=project, rater=UserFactory(username=f"{slug}-new"))
+    next_assignment(project=project, rater=UserFactory(username=f"{slug}-new"))
     clone_version(version=project.rubric_version)
     return project
 

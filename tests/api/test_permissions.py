@@ -12,10 +12,9 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports.models import AgreementReport
-from tests.fixtures import GOOD, items_jsonl
+from tests.fixtures import GOOD, items_jsonl, next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +25,10 @@ ROLES = ("lead", "admin", "alice", "bob", "dave", "stranger", "anon")
 def world(people):
     """alice has a rating (``rating``) and holds a lease (``assignment``); a report is done."""
     project = people.project
-    first = claim_next(project=project, rater=people.alice)
-    rating, _ = submit_rating(assignment=first, scores=GOOD)
-    assignment = claim_next(project=project, rater=people.alice)
+    first = next_assignment(project=project, rater=people.alice)
+    submitted = submit_rating(assignment=first, scores=GOOD)
+    rating = submitted.rating
+    assignment = next_assignment(project=project, rater=people.alice)
     report = AgreementReport.objects.create(
         project=project, status="done", result={"dimensions": {}}, data_seq=1, finished_at=timezone.now(), progress=1
     )
@@ -66,7 +66,7 @@ CASES = [
      expect(200, **PROJECT_LEADS)),
     ("items list", "get", "/api/projects/{p}/items/", {}, expect(200, **PROJECT_LEADS)),
     ("items import", "post", "/api/projects/{p}/items/import/", JSONL, expect(201, **PROJECT_LEADS)),
-    ("ratings import", "post", "/api/projects/{p}/ratings/import/", RATINGS_JSONL, expect(201, **PROJECT_LEADS)),
+    ("ratings import", "post", "/api/projects/{p}/ratings/import/?create_raters=1", RATINGS_JSONL, expect(201, **PROJECT_LEADS)),
     ("export", "get", "/api/projects/{p}/export/?format=csv", {}, expect(200, **PROJECT_LEADS)),
     ("next", "post", "/api/projects/{p}/next/", {}, expect(403, alice=200, bob=200, dave=404, stranger=404)),
     ("report request", "post", "/api/projects/{p}/reports/", {"data": {"bootstrap": 0}, "format": "json"},

@@ -8,12 +8,11 @@ import pytest
 from django.utils import timezone
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Membership
 from evalplatform.projects.services import add_member, set_paused
 from evalplatform.ratings.models import Rating, Score
 from rubrics.services import import_rubric
-from tests.fixtures import GOOD, RUBRIC, UserFactory
+from tests.fixtures import GOOD, RUBRIC, UserFactory, next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -30,11 +29,14 @@ def test_next_returns_item_responses_rubric_and_lease(people, as_):
     response = next_for(as_.alice, people.project)
     assert response.status_code == 200
     body = response.json()
-    assert body["status"] == "active" and body["lease_expires_at"] > body["leased_at"]
-    assert body["item"]["external_id"] == "t-0001" and body["item"]["metadata"] == {"topic": "billing"}
+    assert body["status"] == "active"
+    assert body["lease_expires_at"] > body["leased_at"]
+    assert body["item"]["external_id"] == "t-0001"
+    assert body["item"]["metadata"] == {"topic": "billing"}
     assert body["responses"] == [{"label": "", "text": "Answer 1 from m1"}]
     rubric = body["rubric_version"]
-    assert rubric["number"] == 1 and [d["key"] for d in rubric["dimensions"]][:2] == ["accuracy", "helpfulness"]
+    assert rubric["number"] == 1
+    assert [d["key"] for d in rubric["dimensions"]][:2] == ["accuracy", "helpfulness"]
     assert rubric["dimensions"][0]["levels"][0] == {"value": 1, "label": "Wrong", "anchor": ""}
     assert "model" not in str(body["responses"])  # blind rating
     assert next_for(as_.alice, people.project).json()["id"] == body["id"]  # the same lease back
@@ -51,7 +53,7 @@ def test_pairwise_responses_follow_the_swap(make_project, pairwise_version, clie
     project = make_project("pairs", items=1, models=("m1", "m2"), raters=("pat",), version=pairwise_version,
                            kind="pairwise")
     pat = Membership.objects.get(project=project, user__username="pat").user
-    assignment = claim_next(project=project, rater=pat)
+    assignment = next_assignment(project=project, rater=pat)
     Assignment.objects.filter(pk=assignment.pk).update(swapped=True)
     client = client_for(pat)
     body = client.get(f"/api/assignments/{assignment.pk}/").json()
@@ -67,25 +69,31 @@ def test_next_is_204_when_nothing_is_left(make_project, client_for):
     assignment = next_for(client, project).json()
     assert submit(client, assignment["id"], scores=GOOD).status_code == 201
     response = next_for(client, project)
-    assert response.status_code == 204 and response.content == b""
+    assert response.status_code == 204
+    assert response.content == b""
 
 
 def test_paused_rater_is_refused_with_the_reason(people, as_):
     set_paused(project=people.project, user=people.alice, paused=True)
     response = next_for(as_.alice, people.project)
-    assert response.status_code == 403 and "paused" in response.json()["detail"]
+    assert response.status_code == 403
+    assert "paused" in response.json()["detail"]
 
 
 def test_submit_is_201_then_200_with_the_same_rating(people, as_):
     assignment = next_for(as_.alice, people.project).json()
     first = submit(as_.alice, assignment["id"], scores=GOOD, justification="fine", duration_ms=1234)
-    again = submit(as_.alice, assignment["id"], scores={"accuracy": 1, "helpfulness": 1, "harmless": False})
-    assert (first.status_code, again.status_code) == (201, 200)
+    again = submit(as_.alice, assignment["id"], scores=GOOD, justification="fine", duration_ms=1234)
+    other = submit(as_.alice, assignment["id"], scores={"accuracy": 1, "helpfulness": 1, "harmless": False})
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)
     assert first.json() == again.json()
+    assert "revise" in other.json()["detail"]
     assert first.json()["scores"] == {"accuracy": 4, "helpfulness": 3, "harmless": 1}
-    assert first.json()["duration_ms"] == 1234 and Rating.objects.count() == 1
+    assert first.json()["duration_ms"] == 1234
+    assert Rating.objects.count() == 1
     detail = as_.alice.get(f"/api/assignments/{assignment['id']}/").json()
-    assert detail["status"] == "submitted" and detail["rating"] == first.json()["id"]
+    assert detail["status"] == "submitted"
+    assert detail["rating"] == first.json()["id"]
 
 
 @pytest.mark.parametrize(
@@ -108,7 +116,8 @@ def test_submit_validation_errors_are_field_level(people, as_, scores, field, ph
 def test_submit_shape_errors_are_field_level(people, as_):
     assignment = next_for(as_.alice, people.project).json()
     response = submit(as_.alice, assignment["id"], scores=[1, 2], duration_ms=-5)
-    assert response.status_code == 400 and set(response.json()) == {"scores", "duration_ms"}
+    assert response.status_code == 400
+    assert set(response.json()) == {"scores", "duration_ms"}
 
 
 def test_missing_justification_when_required(make_project, client_for):
@@ -117,17 +126,20 @@ def test_missing_justification_when_required(make_project, client_for):
     client = client_for(Membership.objects.get(user__username="jo").user)
     assignment = next_for(client, project).json()
     response = submit(client, assignment["id"], scores=GOOD)
-    assert response.status_code == 400 and "justification" in response.json()
+    assert response.status_code == 400
+    assert "justification" in response.json()
     assert submit(client, assignment["id"], scores=GOOD, justification="because").status_code == 201
 
 
 def test_submitting_a_skipped_task_is_409(people, as_):
     assignment = next_for(as_.alice, people.project).json()
     skipped = as_.alice.post(f"/api/assignments/{assignment['id']}/skip/", {"reason": "not my field"}, format="json")
-    assert skipped.status_code == 200 and skipped.json()["status"] == "skipped"
+    assert skipped.status_code == 200
+    assert skipped.json()["status"] == "skipped"
     assert skipped.json()["skip_reason"] == "not my field"
     response = submit(as_.alice, assignment["id"], scores=GOOD)
-    assert response.status_code == 409 and "skipped" in response.json()["detail"]
+    assert response.status_code == 409
+    assert "skipped" in response.json()["detail"]
     assert next_for(as_.alice, people.project).json()["item"]["external_id"] != assignment["item"]["external_id"]
 
 
@@ -147,7 +159,8 @@ def test_late_submit_after_the_task_filled_is_409(make_project, client_for):
     taken = next_for(client_for(ben), project).json()
     assert submit(client_for(ben), taken["id"], scores=GOOD).status_code == 201
     response = submit(client_for(ann), late["id"], scores=GOOD)
-    assert response.status_code == 409 and "expired" in response.json()["detail"]
+    assert response.status_code == 409
+    assert "expired" in response.json()["detail"]
 
 
 def test_late_submit_with_room_left_is_accepted(people, as_):
@@ -155,7 +168,7 @@ def test_late_submit_with_room_left_is_accepted(people, as_):
     Assignment.objects.filter(pk=assignment["id"]).update(
         lease_expires_at=timezone.now() - timedelta(seconds=1), leased_at=timezone.now() - timedelta(hours=1)
     )
-    claim_next(project=people.project, rater=people.bob)  # expires alice's lease on the way
+    next_assignment(project=people.project, rater=people.bob)  # expires alice's lease on the way
     assert submit(as_.alice, assignment["id"], scores=GOOD).status_code == 201
 
 
@@ -183,7 +196,8 @@ def test_lead_reads_ratings_of_their_project_by_rater(people, as_):
     for client in (as_.alice, as_.bob):
         submit(client, next_for(client, people.project).json()["id"], scores=GOOD, justification="ok")
     ratings = as_.lead.get("/api/ratings/", {"project": people.project.pk, "rater": "bob"}).json()["results"]
-    assert [r["rater"] for r in ratings] == ["bob"] and ratings[0]["justification"] == "ok"
+    assert [r["rater"] for r in ratings] == ["bob"]
+    assert ratings[0]["justification"] == "ok"
 
 
 def test_automated_users_cannot_get_a_token(db):

@@ -23,17 +23,21 @@ def test_request_is_202_with_the_report_and_its_location(people, as_, django_cap
         response = as_.lead.post(url, {"bootstrap": 50, "seed": 7, "include_automated": True}, format="json")
     assert response.status_code == 202
     body = response.json()
-    assert body["status"] == "queued" and response["Location"] == f"/api/reports/{body['id']}/"
+    assert body["status"] == "queued"
+    assert response["Location"] == f"/api/reports/{body['id']}/"
     report = AgreementReport.objects.get(pk=body["id"])
-    assert report.parameters["bootstrap"] == 50 and report.parameters["seed"] == 7
-    assert report.parameters["include_automated"] is True and report.requested_by == people.lead
+    assert report.parameters["bootstrap"] == 50
+    assert report.parameters["seed"] == 7
+    assert report.parameters["include_automated"] is True
+    assert report.requested_by == people.lead
     assert len(callbacks) == 1  # the computation is enqueued after commit, never run in the request
 
 
 def test_request_parameters_are_validated(people, as_):
     url = f"/api/projects/{people.project.pk}/reports/"
     response = as_.lead.post(url, {"bootstrap": 50000, "include_automated": "perhaps"}, format="json")
-    assert response.status_code == 400 and {"bootstrap", "include_automated"} <= set(response.json())
+    assert response.status_code == 400
+    assert {"bootstrap", "include_automated"} <= set(response.json())
     assert not AgreementReport.objects.exists()
 
 
@@ -43,13 +47,16 @@ def test_latest_is_404_until_a_report_is_done_then_the_newest_done(people, as_):
     older, newer = done_report(people.project), done_report(people.project)
     AgreementReport.objects.create(project=people.project)  # queued: not a result yet
     body = as_.lead.get(url).json()
-    assert body["id"] == newer.pk != older.pk and body["result"]["dimensions"]["accuracy"]["alpha"] == 0.61
+    assert body["id"] == newer.pk != older.pk
+    assert body["result"]["dimensions"]["accuracy"]["alpha"] == 0.61
 
 
 def test_report_detail_and_staleness(people, as_):
     report = done_report(people.project)
     body = as_.lead.get(f"/api/reports/{report.pk}/").json()
-    assert body["status"] == "done" and body["stale"] is False and body["result"] is not None
+    assert body["status"] == "done"
+    assert body["stale"] is False
+    assert body["result"] is not None
     people.project.__class__.objects.filter(pk=people.project.pk).update(ratings_seq=3)
     assert as_.lead.get(f"/api/reports/{report.pk}/").json()["stale"] is True
 
@@ -65,4 +72,5 @@ def test_raters_never_see_reports(people, as_):
 def test_reports_list_newest_first(people, as_):
     first, second = done_report(people.project), AgreementReport.objects.create(project=people.project)
     rows = as_.lead.get(f"/api/projects/{people.project.pk}/reports/").json()["results"]
-    assert [r["id"] for r in rows] == [second.pk, first.pk] and "result" not in rows[0]
+    assert [r["id"] for r in rows] == [second.pk, first.pk]
+    assert "result" not in rows[0]

@@ -13,10 +13,15 @@ LIVE = (Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED)
 
 def assert_queue_invariants(project) -> None:
     """No task over its overlap (gold tasks: over their capacity), no rater twice on a task, counters
-    equal to the rows they count, and a rating for exactly the submitted assignments."""
+    equal to the rows they count, and a rating for exactly the submitted assignments.
+
+    A rating a lead excluded (``Rating.exclusion``) gave its place back: it counts in neither the
+    ratings nor the live assignments of its task.
+    """
+    excluded = Q(assignments__rating__exclusion__isnull=False)
     tasks = Task.objects.filter(project=project).annotate(
-        n_ratings=Count("ratings", distinct=True),
-        n_live=Count("assignments", filter=Q(assignments__status__in=LIVE), distinct=True),
+        n_ratings=Count("ratings", filter=Q(ratings__exclusion__isnull=True), distinct=True),
+        n_live=Count("assignments", filter=Q(assignments__status__in=LIVE) & ~excluded, distinct=True),
     )
     for task in tasks:
         assert task.n_ratings <= task.capacity, f"{task}: {task.n_ratings} ratings, capacity {task.capacity}"

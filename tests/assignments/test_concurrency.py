@@ -16,12 +16,12 @@ from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next, expire_leases, skip
+from evalplatform.assignments.services import expire_leases, skip
 from evalplatform.projects.models import Project, Task
 from evalplatform.ratings.models import Rating
 from evalplatform.ratings.services import SubmitConflict, submit_rating
 from tests.assignments.invariants import assert_queue_invariants
-from tests.fixtures import GOOD
+from tests.fixtures import GOOD, next_assignment
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 User = get_user_model()
@@ -60,15 +60,16 @@ def rater_session(project_id: int, rater_id: int, *, seed: int, skip_rate: float
     project = Project.objects.get(pk=project_id)
     rater = User.objects.get(pk=rater_id)
     done = {"rated": [], "skipped": [], "tasks": []}
-    while (a := claim_next(project=project, rater=rater)) is not None:
-        assert claim_next(project=project, rater=rater).pk == a.pk  # asking again: the same lease
+    while (a := next_assignment(project=project, rater=rater)) is not None:
+        assert next_assignment(project=project, rater=rater).pk == a.pk  # asking again: the same lease
         done["tasks"].append(a.task_id)
         if rng.random() < skip_rate:
             skip(assignment=a, reason="busy")
             done["skipped"].append(a.pk)
             continue
         scores = {**GOOD, "accuracy": rng.randint(1, 5)}
-        rating, created = submit_rating(assignment=a, scores=scores, duration_ms=rng.randint(1, 9999))
+        submitted = submit_rating(assignment=a, scores=scores, duration_ms=rng.randint(1, 9999))
+        rating, created = submitted.rating, submitted.created
         assert created
         done["rated"].append((a.pk, rating.pk, scores["accuracy"]))
     return done
@@ -108,9 +109,10 @@ def test_many_raters_with_skips_keep_the_invariants(make_project):
     sessions = run_at_once(len(ids), lambda i: rater_session(project.pk, ids[i], seed=100 + i, skip_rate=0.3))
     check_crowd(project, sessions, expect_full=False)
     skipped = {pk for s in sessions for pk in s["skipped"]}
-    assert skipped and set(
+    assert skipped
+    assert (set(
         Assignment.objects.filter(status=Assignment.Status.SKIPPED).values_list("pk", flat=True)
-    ) == skipped
+    ) == skipped)
 
 
 def test_many_raters_in_random_order_keep_the_invariants(make_project):
@@ -124,7 +126,7 @@ def test_one_rater_asking_from_many_tabs_at_once_gets_one_lease(make_project):
     for rater_id in ids:  # a few rounds, so a race that only sometimes shows is likely to show
 
         def ask(_i, rater_id=rater_id):
-            return claim_next(project=Project.objects.get(pk=project.pk), rater=User.objects.get(pk=rater_id)).pk
+            return next_assignment(project=Project.objects.get(pk=project.pk), rater=User.objects.get(pk=rater_id)).pk
 
         assert len(set(run_at_once(8, ask))) == 1
         assert Assignment.objects.filter(project=project, rater_id=rater_id).count() == 1
@@ -133,17 +135,26 @@ def test_one_rater_asking_from_many_tabs_at_once_gets_one_lease(make_project):
 
 def test_the_same_assignment_submitted_from_two_threads_at_once_makes_one_rating(make_project):
     project, ids = crowd(make_project, items=3, overlap=1, raters=1)
-    a = claim_next(project=project, rater=User.objects.get(pk=ids[0]))
+    a = next_assignment(project=project, rater=User.objects.get(pk=ids[0]))
 
     def submit(i):
-        rating, created = submit_rating(
-            assignment=Assignment.objects.get(pk=a.pk), scores={**GOOD, "accuracy": 1 + i % 5}, duration_ms=i
-        )
-        return rating.pk, created
+        # Two answers among six threads: a repeat of the winner's answer gets its rating back, the
+        # other answer is told to revise instead (409), never a second rating.
+        accuracy = 1 + i % 2
+        try:
+            submitted = submit_rating(
+                assignment=Assignment.objects.get(pk=a.pk), scores={**GOOD, "accuracy": accuracy}
+            )
+            rating, created = submitted.rating, submitted.created
+        except SubmitConflict:
+            return None, False, accuracy
+        return rating.pk, created, accuracy
 
     outcomes = run_at_once(6, submit)
-    assert len({pk for pk, _ in outcomes}) == 1
-    assert sum(created for _, created in outcomes) == 1
+    assert len({pk for pk, _, _ in outcomes if pk is not None}) == 1
+    assert sum(created for _, created, _ in outcomes) == 1
+    winner = Rating.objects.get(assignment=a).scores.get(dimension__key="accuracy").value
+    assert all((pk is not None) == (accuracy == winner) for pk, _, accuracy in outcomes)
     assert Rating.objects.filter(assignment=a).count() == 1
     assert Task.objects.get(pk=a.task_id).rated_count == 1
     assert_queue_invariants(project)
@@ -151,7 +162,7 @@ def test_the_same_assignment_submitted_from_two_threads_at_once_makes_one_rating
 
 def test_skip_and_submit_racing_on_one_assignment_leave_one_consistent_outcome(make_project):
     project, ids = crowd(make_project, items=2, overlap=1, raters=1)
-    a = claim_next(project=project, rater=User.objects.get(pk=ids[0]))
+    a = next_assignment(project=project, rater=User.objects.get(pk=ids[0]))
 
     def act(i):
         fresh = Assignment.objects.get(pk=a.pk)
@@ -174,7 +185,7 @@ def test_skip_and_submit_racing_on_one_assignment_leave_one_consistent_outcome(m
 
 def test_late_submits_racing_new_raters_and_sweeps_never_overfill(make_project):
     project, ids = crowd(make_project, items=4, overlap=1, raters=8, lease_seconds=30)
-    first = [claim_next(project=project, rater=User.objects.get(pk=ids[i])) for i in range(4)]
+    first = [next_assignment(project=project, rater=User.objects.get(pk=ids[i])) for i in range(4)]
     later = timezone.now() + timezone.timedelta(seconds=31)
 
     def act(i):
@@ -187,7 +198,7 @@ def test_late_submits_racing_new_raters_and_sweeps_never_overfill(make_project):
         if i == 4:
             expire_leases(project=Project.objects.get(pk=project.pk), now=later)
             return "swept"
-        a = claim_next(project=Project.objects.get(pk=project.pk), rater=User.objects.get(pk=ids[i]), now=later)
+        a = next_assignment(project=Project.objects.get(pk=project.pk), rater=User.objects.get(pk=ids[i]), now=later)
         if a is None:
             return "none"
         submit_rating(assignment=a, scores=GOOD, now=later)
@@ -234,10 +245,11 @@ def test_on_postgresql_a_rater_never_waits_behind_another_raters_claim(make_proj
     try:
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '2s'")  # a wait would fail this test rather than hang it
-        a = claim_next(project=project, rater=User.objects.get(pk=ids[0]))
+        a = next_assignment(project=project, rater=User.objects.get(pk=ids[0]))
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = 0")
     finally:
         release.set()
         thread.join(10)
-    assert a is not None and a.task_id != first_task.pk
+    assert a is not None
+    assert a.task_id != first_task.pk

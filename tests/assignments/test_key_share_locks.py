@@ -7,8 +7,8 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection, connections, transaction
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Task
+from tests.fixtures import next_assignment
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +40,7 @@ def another_transaction_running(sql: str, params: list, *, commits_after: float)
 
 
 def claim_for_r1(project):
-    return claim_next(project=project, rater=project.memberships.get(user__username="r1").user)
+    return next_assignment(project=project, rater=project.memberships.get(user__username="r1").user)
 
 
 def test_claim_is_not_blocked_by_rows_that_reference_the_task(make_project):
@@ -51,7 +51,8 @@ def test_claim_is_not_blocked_by_rows_that_reference_the_task(make_project):
                                      commits_after=10) as committed:
         assignment = claim_for_r1(project)
         assert not committed.is_set(), "the claim waited for the referencing transaction"
-        assert assignment is not None and assignment.task_id == task.pk
+        assert assignment is not None
+        assert assignment.task_id == task.pk
 
 
 def test_a_task_locked_for_a_moment_by_another_write_is_waited_for_not_reported_empty(make_project):
@@ -62,4 +63,5 @@ def test_a_task_locked_for_a_moment_by_another_write_is_waited_for_not_reported_
     with another_transaction_running("UPDATE projects_task SET priority = priority WHERE id = %s", [task.pk],
                                      commits_after=1.0):
         assignment = claim_for_r1(project)
-        assert assignment is not None and assignment.task_id == task.pk
+        assert assignment is not None
+        assert assignment.task_id == task.pk

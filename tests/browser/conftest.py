@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import pytest
+from django.urls import reverse
 
 from tests.conftest import chromium_path, missing
 
@@ -119,3 +120,14 @@ def login(page):
         assert "/accounts/login/" not in page.url, f"login as {username} failed"
 
     return log_in
+
+
+@pytest.fixture
+def open_rating_page(page, login):
+    """Log in as ``username`` and open the scoring page of ``project``, its form shown."""
+
+    def open_page(project, username: str = "alice") -> None:
+        login(username, next_url=reverse("rate", args=[project.slug]))
+        page.wait_for_selector("#rating-form")
+
+    return open_page

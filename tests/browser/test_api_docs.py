@@ -18,7 +18,8 @@ def test_swagger_ui_renders_the_schema_without_csp_violations(page, live_server)
     page.wait_for_selector(".swagger-ui .opblock-tag", timeout=15_000)
     assert page.locator(".swagger-ui .opblock").count() > 25
     assert "evalplatform API" in page.inner_text(".swagger-ui .info")
-    assert page.watch.csp_violations() == [] and page.watch.errors == []
+    assert page.watch.csp_violations() == []
+    assert page.watch.errors == []
     assert external == []  # nothing from a CDN: it works offline
 
 

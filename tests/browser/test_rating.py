@@ -7,28 +7,15 @@ import io
 import json
 
 import pytest
-from django.urls import reverse
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.services import import_items
 from evalplatform.ratings.models import Rating
+from tests.browser.rating_page import current_assignment, wait_for_next
+from tests.fixtures import next_assignment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 EVIL = '<script>window.__xss=1</script> <img src=x onerror="window.__xss=1"> [link](javascript:window.__xss=1)'
-
-
-
-def current_assignment(page) -> str:
-    return page.get_attribute("#rate-task", "data-assignment") or ""
-
-
-def wait_for_next(page, previous: str) -> None:
-    """Wait until the page shows another item (or the empty queue) than ``previous``."""
-    page.wait_for_function(
-        "prev => { const t = document.getElementById('rate-task'); return t && t.dataset.assignment !== prev; }",
-        arg=previous,
-    )
 
 
 def assert_page_clean(page) -> None:
@@ -42,10 +29,9 @@ def rating_values(rating: Rating) -> dict:
     return {s.dimension.key: s.value if s.value is not None else s.text for s in rating.scores.all()}
 
 
-def test_a_rater_scores_three_items_with_the_keyboard_alone(page, login, make_project):
+def test_a_rater_scores_three_items_with_the_keyboard_alone(page, open_rating_page, make_project):
     project = make_project(items=3, overlap=1, raters=("alice",))
-    login("alice", next_url=reverse("rate", args=[project.slug]))
-    page.wait_for_selector("#rating-form")
+    open_rating_page(project)
 
     # Item 1: digits answer a question each and move on; y is "yes"; Enter submits.
     first = current_assignment(page)
@@ -95,10 +81,9 @@ def test_a_rater_scores_three_items_with_the_keyboard_alone(page, login, make_pr
     assert_page_clean(page)
 
 
-def test_skipping_with_s_and_a_typed_reason(page, login, make_project):
+def test_skipping_with_s_and_a_typed_reason(page, open_rating_page, make_project):
     project = make_project(items=3, overlap=1, raters=("alice",))
-    login("alice", next_url=reverse("rate", args=[project.slug]))
-    page.wait_for_selector("#rating-form")
+    open_rating_page(project)
     first = current_assignment(page)
     page.keyboard.press("s")
     wait_for_next(page, first)
@@ -113,14 +98,13 @@ def test_skipping_with_s_and_a_typed_reason(page, login, make_project):
     assert_page_clean(page)
 
 
-def test_a_pairwise_item_is_voted_with_the_keyboard(page, login, make_project, pairwise_version):
+def test_a_pairwise_item_is_voted_with_the_keyboard(page, open_rating_page, make_project, pairwise_version):
     project = make_project("duel", kind="pairwise", version=pairwise_version, items=2, models=("m1", "m2"),
                            overlap=1, raters=("alice",))
     alice = project.memberships.get(user__username="alice").user
-    held = claim_next(project=project, rater=alice)
+    held = next_assignment(project=project, rater=alice)
     Assignment.objects.filter(pk=held.pk).update(swapped=True)  # response_b is shown on the left as "A"
-    login("alice", next_url=reverse("rate", args=[project.slug]))
-    page.wait_for_selector("#rating-form")
+    open_rating_page(project)
     task = held.task
     assert page.inner_text('[data-side="A"] .rate-response-body').strip() == task.response_b.text
     assert page.inner_text('[data-side="B"] .rate-response-body').strip() == task.response_a.text
@@ -137,15 +121,14 @@ def test_a_pairwise_item_is_voted_with_the_keyboard(page, login, make_project, p
     assert_page_clean(page)
 
 
-def test_hostile_text_shows_as_text_and_runs_nothing(page, login, make_project):
+def test_hostile_text_shows_as_text_and_runs_nothing(page, open_rating_page, make_project):
     project = make_project("xss", overlap=1, raters=("alice",))
     lines = [
         {"id": "a-plain", "prompt": "Plain", "responses": [{"model": "m", "text": "fine"}]},
         {"id": "b-evil", "prompt": EVIL, "reference": EVIL, "responses": [{"model": "m", "text": EVIL}]},
     ]
     import_items(project=project, stream=io.BytesIO("\n".join(map(json.dumps, lines)).encode()), fmt="jsonl")
-    login("alice", next_url=reverse("rate", args=[project.slug]))
-    page.wait_for_selector("#rating-form")
+    open_rating_page(project)
     first = current_assignment(page)
     page.keyboard.type("43y")
     page.keyboard.press("Enter")  # the hostile item arrives through the script's fragment swap
@@ -169,15 +152,15 @@ def test_hostile_text_shows_as_text_and_runs_nothing(page, login, make_project):
     assert_page_clean(page)
 
 
-def test_the_csp_watch_would_see_a_violation(page, login, make_project):
+def test_the_csp_watch_would_see_a_violation(page, open_rating_page, make_project):
     """The page's own scripts cause no CSP reports (checked above); this shows the check can fail."""
     project = make_project(items=1, raters=("alice",))
-    login("alice", next_url=reverse("rate", args=[project.slug]))
-    page.wait_for_selector("#rating-form")
+    open_rating_page(project)
     assert page.watch.csp_violations() == []
     page.evaluate(
         "() => { const s = document.createElement('script'); s.textContent = 'window.__xss = 1';"
         " document.body.appendChild(s); }"
     )
     page.wait_for_timeout(100)
-    assert page.watch.csp_violations() and page.evaluate("typeof window.__xss") == "undefined"
+    assert page.watch.csp_violations()
+    assert page.evaluate("typeof window.__xss") == "undefined"

@@ -32,7 +32,9 @@ def item(external_id, reference=REFERENCE):
 
 def assert_nothing_ran(page) -> None:
     assert page.evaluate("typeof window.__xss") == "undefined"
-    assert page.watch.errors == [] and page.watch.dialogs == [] and page.watch.csp_violations() == []
+    assert page.watch.errors == []
+    assert page.watch.dialogs == []
+    assert page.watch.csp_violations() == []
     assert page.locator(".rate-reference img, .rate-reference script, a[href^='javascript']").count() == 0
 
 

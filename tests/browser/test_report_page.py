@@ -48,7 +48,9 @@ def test_the_report_page_draws_its_charts_within_the_csp(page, login, rated_proj
     assert sorted({c["kind"] for c in canvases}) == ["coefficients", "distribution", "models"]
     assert len(canvases) == 3 * n_dims
     for canvas in canvases:
-        assert canvas["chart"] and canvas["datasets"] >= 1 and canvas["painted"] > 500, canvas
+        assert canvas["chart"], canvas
+        assert canvas["datasets"] >= 1, canvas
+        assert canvas["painted"] > 500, canvas
     # The figures are on the page as text too (for print and screen readers), readings included.
     assert "Krippendorff" in page.inner_text("#dimensions")
     assert page.locator(".heatmap").count() == n_dims
@@ -75,7 +77,8 @@ def test_the_page_follows_a_report_in_progress_and_reloads_when_done(page, login
     services.compute(report_id=pending.pk)  # ...the redelivered task finished it
     page.wait_for_function(f"() => document.querySelector('.report-summary').textContent.includes('#{pending.pk}')",
                            timeout=15_000)
-    assert page.is_hidden("#report-progress") and page.is_enabled("#report-recompute")
+    assert page.is_hidden("#report-progress")
+    assert page.is_enabled("#report-recompute")
     assert_page_clean(page)
 
 
@@ -88,6 +91,8 @@ def test_the_recompute_button_asks_for_a_new_report(page, login, rated_project):
         page.click("#report-recompute")
     # The test settings run the task in-process, so the new report is done by the time the page loads.
     newest = project.reports.order_by("-id").first()
-    assert newest.pk != first.pk and newest.trigger == "manual" and newest.status == "done"
+    assert newest.pk != first.pk
+    assert newest.trigger == "manual"
+    assert newest.status == "done"
     assert f"#{newest.pk}" in page.inner_text(".report-summary")
     assert_page_clean(page)

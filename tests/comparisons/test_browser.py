@@ -11,12 +11,12 @@ import pytest
 from django.urls import reverse
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
 from evalplatform.ratings.importing import import_ratings
 from evalplatform.ratings.models import Rating
 from evalplatform.reports import services as reports
 from rubrics.services import import_rubric
 from tests.comparisons.test_per_response import DUEL_RUBRIC
+from tests.fixtures import next_assignment
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("no_report_refresh")]
 
@@ -38,7 +38,7 @@ def test_a_rater_votes_on_pairs_with_the_keyboard_whatever_the_sides(page, login
     project = make_project("duel", kind="pairwise", version=version, items=2, models=("m1", "m2"), overlap=1,
                            raters=("alice",))
     alice = project.memberships.get(user__username="alice").user
-    first = claim_next(project=project, rater=alice)
+    first = next_assignment(project=project, rater=alice)
     Assignment.objects.filter(pk=first.pk).update(swapped=True)  # response_b is on the left, as "A"
     login("alice", next_url=reverse("rate", args=[project.slug]))
     page.wait_for_selector("#rating-form")
@@ -78,7 +78,7 @@ def test_the_report_draws_the_leaderboard_and_position_bias(page, login, make_pr
     project = make_project("arena", kind="pairwise", version=pairwise_version, items=8, models=("m1", "m2", "m3"),
                            overlap=2, raters=("alice",))
     alice = project.memberships.get(user__username="alice").user
-    while (held := claim_next(project=project, rater=alice)) is not None:
+    while (held := next_assignment(project=project, rater=alice)) is not None:
         from evalplatform.ratings.services import submit_rating
 
         task = held.task
@@ -90,7 +90,7 @@ def test_the_report_draws_the_leaderboard_and_position_bias(page, login, make_pr
         {"item_id": ext, "model_a": a, "model_b": b, "rater": "erin", "dimension": "preference", "value": 0}
         for ext, a, b in project.tasks.values_list("item__external_id", "response_a__model", "response_b__model")
     ]
-    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl")
+    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl", create_raters=True)
     report = reports.compute(report_id=reports.request_report(project=project, bootstrap=200).pk)
     assert report.status == "done", report.error
 
@@ -106,7 +106,8 @@ def test_the_report_draws_the_leaderboard_and_position_bias(page, login, make_pr
                  for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return [n, !!window.Chart.getChart(c)]; }""",
             selector,
         )
-        assert painted[0] > 500 and painted[1], selector
+        assert painted[0] > 500, selector
+        assert painted[1], selector
     # m1 beat the others in alice's 8 votes and tied in erin's 8: 0.75 a cell; m3 the mirror image.
     assert page.locator("#win_rates table.report-win-rates tbody tr:first-child td.heat-4").count() == 2
     assert page.locator("#win_rates table.report-win-rates tbody tr:last-child td.heat-1").count() == 2

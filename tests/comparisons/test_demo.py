@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from evalplatform.projects.demo import load_demo
-from evalplatform.projects.demo.head_to_head import PROJECT_SLUG, VOTED_TICKETS
+from evalplatform.demo.head_to_head import PROJECT_SLUG, VOTED_TICKETS
+from evalplatform.demo.loader import load_demo
 from evalplatform.projects.models import Project
 from evalplatform.reports import services
 
@@ -21,7 +21,9 @@ def test_the_head_to_head_demo_is_loaded_once_with_votes_and_a_left_leaning_rate
     load_demo()
     assert time.process_time() - started < 5
     project = Project.objects.get(slug=PROJECT_SLUG)
-    assert project.kind == "pairwise" and project.overlap == 3 and project.name == "Support replies: head to head"
+    assert project.kind == "pairwise"
+    assert project.overlap == 3
+    assert project.name == "Support replies: head to head"
     assert project.tasks.count() == 24 * 3
     assert project.tasks.filter(rated_count=3).count() == VOTED_TICKETS * 3
     assert project.tasks.filter(rated_count=0).count() == (24 - VOTED_TICKETS) * 3  # left to vote
@@ -30,7 +32,8 @@ def test_the_head_to_head_demo_is_loaded_once_with_votes_and_a_left_leaning_rate
     ratings = project.ratings.count()
 
     load_demo()
-    assert Project.objects.filter(slug=PROJECT_SLUG).count() == 1 and project.ratings.count() == ratings
+    assert Project.objects.filter(slug=PROJECT_SLUG).count() == 1
+    assert project.ratings.count() == ratings
 
     report = services.compute(report_id=services.request_report(project=project, bootstrap=200).pk)
     (board,) = report.result["leaderboard"]

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
 from evalplatform.ratings.exports import preference_rows, reward_rows
 from evalplatform.ratings.importing import import_ratings
 from evalplatform.ratings.services import submit_rating
 from rubrics.services import import_rubric
 from tests.comparisons.test_per_response import DUEL_RUBRIC
+from tests.fixtures import next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def voted(make_project, pairwise_version):
     truth = {}
     for name in ("r1", "r2", "r3"):
         rater = project.memberships.get(user__username=name).user
-        while (held := claim_next(project=project, rater=rater)) is not None:
+        while (held := next_assignment(project=project, rater=rater)) is not None:
             task = held.task
             left, right = (task.response_b, task.response_a) if held.swapped else (task.response_a, task.response_b)
             strength = int(rng.integers(0, 3))  # 0 = tie
@@ -95,16 +95,17 @@ def test_reward_rows_average_each_response(make_project, client_for, lead):
                 {"item_id": ext, "model": model, "rater": rater, "dimension": "helpfulness", "value": 3},
                 {"item_id": ext, "model": model, "rater": rater, "dimension": "harmless", "value": harmless},
             ]
-    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl")
+    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl", create_raters=True)
     response, records = download(client_for(lead), project, format="reward")
     assert 'filename="reward-reward.jsonl"' in response["Content-Disposition"]
     assert len(records) == 6
     for record in records:
-        assert set(record) == {"prompt", "response", "model", "scores", "n_ratings"}
+        assert set(record) == {"item_id", "prompt", "response", "model", "scores", "n_ratings"}
         assert record["response"] == f"Answer {int(record['prompt'].split()[-1])} from {record['model']}"
         assert list(record["scores"]) == ["accuracy", "helpfulness", "harmless"]  # no categorical, no text
         assert record["scores"]["accuracy"] == (4.5 if record["model"] == "m1" else 3.0)
-        assert record["scores"]["harmless"] == 0.5 and record["n_ratings"] == 2
+        assert record["scores"]["harmless"] == 0.5
+        assert record["n_ratings"] == 2
 
 
 def test_reward_rows_of_a_pairwise_project_use_per_response_scores(make_project):
@@ -112,7 +113,7 @@ def test_reward_rows_of_a_pairwise_project_use_per_response_scores(make_project)
     project = make_project("duel", kind="pairwise", version=version, items=2, models=("m1", "m2", "m3"),
                            overlap=1, raters=("alice",))
     alice = project.memberships.get(user__username="alice").user
-    while (held := claim_next(project=project, rater=alice)) is not None:
+    while (held := next_assignment(project=project, rater=alice)) is not None:
         task = held.task
         left, right = (task.response_b, task.response_a) if held.swapped else (task.response_a, task.response_b)
         score = {"m1": 5, "m2": 3, "m3": 1}
@@ -131,7 +132,8 @@ def test_exports_that_do_not_apply_are_400(make_project, pairwise_version, clien
     single = make_project("single", items=1)
     client = client_for(lead)
     refused = client.get(f"/api/projects/{pairs.pk}/export/", {"format": "reward"})
-    assert refused.status_code == 400 and "likert or yes/no" in refused.json()["format"][0]
+    assert refused.status_code == 400
+    assert "likert or yes/no" in refused.json()["format"][0]
     assert client.get(f"/api/projects/{single.pk}/export/", {"format": "preferences"}).status_code == 400
     assert client.get(f"/api/projects/{single.pk}/export/", {"format": "reward"}).status_code == 200
 
@@ -146,6 +148,7 @@ def test_the_export_command_filters_preferences_by_margin(voted, tmp_path):
                  "--output", str(out), stderr=io.StringIO())
     pairs = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(pairs) == sum(1 for v in truth.values() if abs(sum(v) / (2 * len(v))) >= 0.5)
-    assert pairs and all(p["margin"] >= 0.5 for p in pairs)
+    assert pairs
+    assert all(p["margin"] >= 0.5 for p in pairs)
     with pytest.raises(CommandError, match="between 0 and 1"):
         call_command("export", "--project", project.slug, "--format", "preferences", "--min-margin", "2")

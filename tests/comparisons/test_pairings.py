@@ -11,12 +11,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.comparisons.services import PairingError, generate_pairings
 from evalplatform.projects.models import Task
 from evalplatform.projects.services import import_items
 from evalplatform.ratings.services import submit_rating
-from tests.fixtures import items_jsonl
+from tests.fixtures import items_jsonl, next_assignment
 
 pytestmark = pytest.mark.django_db
 MODELS = ("m1", "m2", "m3", "m4", "m5")
@@ -52,7 +51,10 @@ def test_import_then_all_balances_the_sides_of_every_model_pair(arena):
     summary = generate_pairings(project=project, strategy="all", seed=1)
 
     tasks = check_invariants(project)
-    assert len(tasks) == 60 and summary.created == 0 and summary.removed == 0 and summary.flipped > 0
+    assert len(tasks) == 60
+    assert summary.created == 0
+    assert summary.removed == 0
+    assert summary.flipped > 0
     first = Counter((ma, mb) for *_, ma, mb in tasks)
     for x, y in combinations(("m1", "m2", "m3"), 2):
         assert first[(x, y)] + first[(y, x)] == 20
@@ -69,7 +71,8 @@ def test_a_sample_covers_each_model_pair_and_each_model_about_equally(arena, n_i
     assert len(tasks) == n_items * per_item == summary.pair_tasks
     assert Counter(item for item, *_ in tasks) == {item: per_item for item, *_ in tasks}
     per_pair = Counter(frozenset((ma, mb)) for *_, ma, mb in tasks)
-    assert len(per_pair) == 10 and max(per_pair.values()) - min(per_pair.values()) <= 1
+    assert len(per_pair) == 10
+    assert max(per_pair.values()) - min(per_pair.values()) <= 1
     per_model = Counter(m for *_, ma, mb in tasks for m in (ma, mb))
     assert max(per_model.values()) - min(per_model.values()) <= 2
     first = Counter(ma for *_, ma, _ in tasks)
@@ -88,21 +91,23 @@ def test_a_rerun_changes_nothing_and_another_seed_only_reshapes_untouched_tasks(
 
     # A rater starts one task; a new plan keeps it exactly as it is.
     alice = project.memberships.get(user__username="alice").user
-    held = claim_next(project=project, rater=alice)
+    held = next_assignment(project=project, rater=alice)
     kept = (held.task.item_id, held.task.response_a_id, held.task.response_b_id)
     other = generate_pairings(project=project, strategy="sample", per_item=3, seed=9)
     tasks = check_invariants(project)
-    assert other.kept_started == 1 and len(tasks) == 36
+    assert other.kept_started == 1
+    assert len(tasks) == 36
     assert Task.objects.filter(pk=held.task_id, response_a_id=kept[1], response_b_id=kept[2]).exists()
 
 
 def test_rated_tasks_count_toward_the_plan_and_survive_it(arena):
     project = arena(items=4, models=("m1", "m2", "m3"))
     alice = project.memberships.get(user__username="alice").user
-    held = claim_next(project=project, rater=alice)
+    held = next_assignment(project=project, rater=alice)
     submit_rating(assignment=held, scores={"preference": -2})
     summary = generate_pairings(project=project, strategy="sample", per_item=1, seed=0)
-    assert summary.kept_started == 1 and summary.pair_tasks == 4
+    assert summary.kept_started == 1
+    assert summary.pair_tasks == 4
     assert Task.objects.filter(item_id=held.task.item_id).count() == 1
     assert Task.objects.get(item_id=held.task.item_id).ratings.count() == 1
 
@@ -112,7 +117,8 @@ def test_items_with_fewer_responses_than_asked_get_all_their_pairs(arena):
     lines = items_jsonl(3, ("m1", "m2")) + items_jsonl(2, ("m1",), start=10)
     import_items(project=project, stream=io.BytesIO(lines), fmt="jsonl")
     summary = generate_pairings(project=project, strategy="sample", per_item=4, seed=0)
-    assert summary.items == 3 and summary.pair_tasks == 3
+    assert summary.items == 3
+    assert summary.pair_tasks == 3
     check_invariants(project)
 
 

@@ -41,13 +41,17 @@ def test_the_pairings_endpoint_is_for_leads(arena, client_for, who, status):
 def test_the_api_answers_with_the_balance(arena, client_for, lead):
     client = client_for(lead)
     body = client.post(f"/api/projects/{arena.pk}/pairings/", {"per_item": 3, "seed": 2}, format="json").json()
-    assert body["strategy"] == "sample" and body["pair_tasks"] == 30 and body["removed"] == 30
-    assert sum(p["tasks"] for p in body["pair_counts"]) == 30 and len(body["pair_counts"]) == 6
+    assert body["strategy"] == "sample"
+    assert body["pair_tasks"] == 30
+    assert body["removed"] == 30
+    assert sum(p["tasks"] for p in body["pair_counts"]) == 30
+    assert len(body["pair_counts"]) == 6
     assert sum(body["model_tasks"].values()) == 60
     again = client.post(f"/api/projects/{arena.pk}/pairings/", {"per_item": 3, "seed": 2}, format="json").json()
     assert (again["created"], again["removed"], again["flipped"]) == (0, 0, 0)
     everything = client.post(f"/api/projects/{arena.pk}/pairings/", {}, format="json").json()
-    assert everything["strategy"] == "all" and everything["pair_tasks"] == 60
+    assert everything["strategy"] == "all"
+    assert everything["pair_tasks"] == 60
 
 
 @pytest.mark.parametrize(
@@ -57,25 +61,29 @@ def test_the_api_answers_with_the_balance(arena, client_for, lead):
 )
 def test_bad_requests_are_400_with_the_field(arena, client_for, lead, body, field):
     response = client_for(lead).post(f"/api/projects/{arena.pk}/pairings/", body, format="json")
-    assert response.status_code == 400 and field in response.json()
+    assert response.status_code == 400
+    assert field in response.json()
 
 
 def test_a_single_response_project_is_400(make_project, client_for, lead):
     project = make_project("single", items=1)
     response = client_for(lead).post(f"/api/projects/{project.pk}/pairings/", {}, format="json")
-    assert response.status_code == 400 and "pairwise" in response.json()["non_field_errors"][0]
+    assert response.status_code == 400
+    assert "pairwise" in response.json()["non_field_errors"][0]
 
 
 def test_the_dashboard_form_generates_pairings_for_leads_only(arena, client, lead):
     url = reverse("project-pairings", args=[arena.slug])
     client.force_login(lead)
     page = client.get(reverse("project-dashboard", args=[arena.slug])).content.decode()
-    assert f'action="{url}"' in page and "csrfmiddlewaretoken" in page
+    assert f'action="{url}"' in page
+    assert "csrfmiddlewaretoken" in page
     answer = client.post(url, {"strategy": "sample", "per_item": "1", "seed": "3"}, follow=True)
     assert pair_count(arena) == 10
     assert "Pairings: 10 pair tasks on 10 items" in answer.content.decode()
     refused = client.post(url, {"strategy": "sample", "per_item": ""}, follow=True)
-    assert "Pairings not changed" in refused.content.decode() and pair_count(arena) == 10
+    assert "Pairings not changed" in refused.content.decode()
+    assert pair_count(arena) == 10
     assert client.get(url).status_code == 405
 
     client.force_login(arena.memberships.get(user__username="alice").user)

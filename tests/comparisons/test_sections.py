@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import claim_next
 from evalplatform.comparisons.sections import (
     leaderboard_section,
     position_bias_section,
@@ -23,6 +22,7 @@ from evalplatform.comparisons.sections import (
 from evalplatform.ratings.importing import import_ratings
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports.data import load_data
+from tests.fixtures import next_assignment
 
 pytestmark = pytest.mark.django_db
 TRUE = {"m1": 1.2, "m2": 0.4, "m3": -0.3, "m4": -1.3}  # natural-log Bradley–Terry strengths
@@ -31,7 +31,7 @@ PARAMS = {"bootstrap": 400, "seed": 3}
 
 
 def import_votes(project, rows):
-    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl")
+    import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl", create_raters=True)
 
 
 def synthetic_votes(project, *, raters=("r1", "r2"), tie_rate=0.15, seed=3):
@@ -76,7 +76,9 @@ def test_the_leaderboard_recovers_known_strengths_and_matches_a_reference_fit(ar
     rows = synthetic_votes(arena, tie_rate=0.0)
     (board,) = leaderboard_section(arena, PARAMS, load_data(arena, PARAMS))
 
-    assert board["dimension"] == "preference" and board["k"] == 2 and board["n_votes"] == len(rows) == 720
+    assert board["dimension"] == "preference"
+    assert board["k"] == 2
+    assert board["n_votes"] == len(rows) == 720
     assert [m["model"] for m in board["models"]] == ["m1", "m2", "m3", "m4"]
     reference = choix_strengths(rows, list(TRUE))
     truth = np.array(list(TRUE.values()))
@@ -86,8 +88,10 @@ def test_the_leaderboard_recovers_known_strengths_and_matches_a_reference_fit(ar
         true_rating = 1000 + TO_RATING * truth[list(TRUE).index(m["model"])]
         assert m["ci95"][0] < m["rating"] < m["ci95"][1]
         assert m["ci95"][0] <= true_rating <= m["ci95"][1], m
-    assert board["bootstrap"]["n_resamples"] == 400 and board["bootstrap"]["cluster"] == "prompt"
-    assert board["n_prompts"] == 60 and board["identifiable"]
+    assert board["bootstrap"]["n_resamples"] == 400
+    assert board["bootstrap"]["cluster"] == "prompt"
+    assert board["n_prompts"] == 60
+    assert board["identifiable"]
 
 
 def test_ties_count_half_a_win_each_way(make_project, pairwise_version):
@@ -104,9 +108,11 @@ def test_ties_count_half_a_win_each_way(make_project, pairwise_version):
     by_model = {m["model"]: m for m in board["models"]}
     assert (by_model["x"]["wins"], by_model["x"]["losses"], by_model["x"]["ties"]) == (2, 2, 8)
     assert by_model["x"]["rating"] == pytest.approx(by_model["y"]["rating"]) == pytest.approx(1000)
-    assert board["n_ties"] == 8 and board["mean_margin"] == pytest.approx((2 + 1 + 1 + 2) / 2 / 12)
+    assert board["n_ties"] == 8
+    assert board["mean_margin"] == pytest.approx((2 + 1 + 1 + 2) / 2 / 12)
     (rates,) = win_rates_section(project, PARAMS, data)
-    assert rates["matrix"][0][1] == pytest.approx(0.5) and rates["counts"][0][1] == 12
+    assert rates["matrix"][0][1] == pytest.approx(0.5)
+    assert rates["counts"][0][1] == 12
 
 
 def test_win_rates_follow_the_leaderboard_order_and_count_each_cell(arena):
@@ -114,8 +120,10 @@ def test_win_rates_follow_the_leaderboard_order_and_count_each_cell(arena):
     (rates,) = win_rates_section(arena, PARAMS, load_data(arena, PARAMS))
     assert rates["models"] == ["m1", "m2", "m3", "m4"]
     assert rates["counts"][0][1] == rates["counts"][1][0] == 60 * 2
-    assert rates["matrix"][0][3] > 0.7 and rates["matrix"][3][0] == pytest.approx(1 - rates["matrix"][0][3])
-    assert rates["matrix"][0][0] is None and rates["counts"][0][0] == 0
+    assert rates["matrix"][0][3] > 0.7
+    assert rates["matrix"][3][0] == pytest.approx(1 - rates["matrix"][0][3])
+    assert rates["matrix"][0][0] is None
+    assert rates["counts"][0][0] == 0
 
 
 def test_position_bias_reads_the_side_each_rater_saw(make_project, pairwise_version):
@@ -124,7 +132,7 @@ def test_position_bias_reads_the_side_each_rater_saw(make_project, pairwise_vers
     lefty, fair = (project.memberships.get(user__username=n).user for n in ("lefty", "fair"))
     rng = np.random.default_rng(2)
     for rater in (lefty, fair):
-        while (held := claim_next(project=project, rater=rater)) is not None:
+        while (held := next_assignment(project=project, rater=rater)) is not None:
             if rater == lefty:
                 shown = -1 if rng.random() < 0.85 else 1  # picks whatever is on the left, mostly
             else:
@@ -136,13 +144,16 @@ def test_position_bias_reads_the_side_each_rater_saw(make_project, pairwise_vers
 
     (bias,) = position_bias_section(project, PARAMS, load_data(project, PARAMS))
     raters = {r["rater"]: r for r in bias["per_rater"]}
-    assert bias["n_unknown_side"] == 1 and bias["overall"]["n_votes"] == 80
-    assert raters["lefty"]["left_win_rate"] > 0.7 and raters["lefty"]["p_value"] < 0.01
+    assert bias["n_unknown_side"] == 1
+    assert bias["overall"]["n_votes"] == 80
+    assert raters["lefty"]["left_win_rate"] > 0.7
+    assert raters["lefty"]["p_value"] < 0.01
     lo, hi = raters["lefty"]["ci95"]
     assert lo < raters["lefty"]["left_win_rate"] < hi
     assert raters["fair"]["ci95"][0] < 0.5 < raters["fair"]["ci95"][1]
     stored = Assignment.objects.filter(project=project, rater=lefty).select_related("rating")
-    assert any(a.swapped for a in stored) and any(not a.swapped for a in stored)
+    assert any(a.swapped for a in stored)
+    assert any(not a.swapped for a in stored)
 
 
 def test_significance_names_the_better_model_only_when_it_is(make_project):
@@ -162,11 +173,13 @@ def test_significance_names_the_better_model_only_when_it_is(make_project):
     sections = {s["dimension"]: s for s in significance_section(project, PARAMS, load_data(project, PARAMS))}
     assert set(sections) == {"accuracy", "helpfulness", "harmless"}  # categorical topic is not compared
     accuracy = {(c["model_a"], c["model_b"]): c for c in sections["accuracy"]["comparisons"]}
-    assert accuracy[("good", "same")]["verdict"] == "A better" and accuracy[("good", "same")]["mean_diff"] < -0.8
+    assert accuracy[("good", "same")]["verdict"] == "A better"
+    assert accuracy[("good", "same")]["mean_diff"] < -0.8
     assert accuracy[("good", "twin")]["verdict"] == "A better"
     assert accuracy[("same", "twin")]["verdict"] == "no significant difference"
     assert all(c["p_adjusted"] >= c["wilcoxon"]["p_value"] for c in accuracy.values())
-    assert sections["accuracy"]["adjustment"] == "holm" and sections["accuracy"]["n_boot"] == 400
+    assert sections["accuracy"]["adjustment"] == "holm"
+    assert sections["accuracy"]["n_boot"] == 400
     assert {c["verdict"] for c in sections["helpfulness"]["comparisons"]} == {"no significant difference"}
 
 
@@ -192,7 +205,8 @@ def test_per_response_scores_of_a_pairwise_project_are_compared(make_project):
     assert (comparison["model_a"], comparison["model_b"], comparison["verdict"]) == ("m1", "m2", "A better")
     assert {m["model"]: m["n_items"] for m in accuracy["per_model"]} == {"m1": 25, "m2": 25}
     (board,) = leaderboard_section(project, PARAMS, data)
-    assert board["models"][0]["model"] == "m1" and not board["identifiable"]  # m2 never won
+    assert board["models"][0]["model"] == "m1"
+    assert not board["identifiable"]  # m2 never won
 
 
 def test_single_response_projects_have_no_pairwise_sections(project):

@@ -58,7 +58,7 @@ class OwnRedis:
 
 @pytest.fixture
 def own_redis(tmp_path, settings) -> Iterator[OwnRedis]:
-    from evalplatform.celery import app
+    from evalplatform.celery_app import app
 
     server = OwnRedis(tmp_path)
     server.start()
@@ -113,7 +113,8 @@ def test_submissions_save_while_redis_is_down_and_the_report_catches_up(own_redi
 
         assert Rating.objects.filter(pk__in=acknowledged).count() == len(acknowledged) == 6
         project.refresh_from_db()
-        assert project.ratings_seq == 6 and project.refresh_due_at is not None  # a refresh is owed
+        assert project.ratings_seq == 6
+        assert project.refresh_due_at is not None  # a refresh is owed
         assert not AgreementReport.objects.filter(project=project, status="done").exists()
 
         own_redis.start()  # Redis is back (empty: it kept nothing on disk)

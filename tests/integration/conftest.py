@@ -1,6 +1,6 @@
 """Real Celery workers against PostgreSQL and Redis.
 
-A worker here is a separate ``celery -A evalplatform worker`` process (so a test can SIGKILL it),
+A worker here is a separate ``celery -A evalplatform.celery_app worker`` process (so a test can SIGKILL it),
 pointed at the test database and at Redis, consuming a queue named for this test, with every Redis
 key of the test under a prefix of its own (the queue and the unacknowledged messages kombu keeps
 for redelivery), so neither stray workers nor another test running in parallel see its tasks.
@@ -57,7 +57,7 @@ class Worker:
         }
         self._handle = handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "evalplatform", "worker", "-Q", self.queue, "-P", "prefork",
+            [sys.executable, "-m", "celery", "-A", "evalplatform.celery_app", "worker", "-Q", self.queue, "-P", "prefork",
              "-c", str(concurrency), "-n", name or f"w-{uuid.uuid4().hex[:6]}@%h", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "-l", "INFO"],
             cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
@@ -114,7 +114,7 @@ def celery_broker(settings) -> Iterator[tuple[str, str, str]]:
     url = redis_url()
     if url is None:
         pytest.skip("needs Redis (TEST_REDIS_URL)")  # the service marker has already failed it in CI
-    from evalplatform.celery import app
+    from evalplatform.celery_app import app
 
     queue = f"test-{uuid.uuid4().hex[:10]}"
     prefix = f"{queue}:"

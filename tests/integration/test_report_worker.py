@@ -1,7 +1,7 @@
 """Reports computed by real Celery workers against PostgreSQL and Redis.
 
 Run with ``DATABASE_URL=postgres://... TEST_REDIS_URL=redis://.../15``.  Each test starts
-``celery -A evalplatform worker`` processes (``conftest.Worker``) on a queue and key prefix of its own.
+``celery -A evalplatform.celery_app worker`` processes (``conftest.Worker``) on a queue and key prefix of its own.
 
 Crash and redelivery, made deterministic: the task is ``acks_late`` + ``reject_on_worker_lost``, and
 a test-only report section (``slow_section``, enabled per worker through the environment) sleeps at
@@ -26,12 +26,11 @@ from collections.abc import Callable
 
 import pytest
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Membership
 from evalplatform.ratings.services import submit_rating
 from evalplatform.reports import compute, services
 from evalplatform.reports.models import AgreementReport
-from tests.fixtures import GOOD
+from tests.fixtures import GOOD, next_assignment
 from tests.reports.conftest import rated_project  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -98,7 +97,9 @@ def test_a_report_computed_by_a_worker_equals_the_one_computed_in_process(quiet,
     report = services.request_report(project=project, bootstrap=300, seed=11)  # enqueued to Redis
     watch_until_done(report.pk, 60)
     done = load(report.pk)
-    assert done.attempts == 1 and done.data_seq == project.ratings_seq and done.n_ratings == 72
+    assert done.attempts == 1
+    assert done.data_seq == project.ratings_seq
+    assert done.n_ratings == 72
     assert "evalplatform.reports.tasks.compute_report" in worker.log.read_text()
     local = in_process(project, bootstrap=300, seed=11)
     assert comparable(done.result) == comparable(local.result)
@@ -114,11 +115,14 @@ def test_killing_the_pool_process_mid_report_requeues_it_and_the_worker_finishes
     (child,) = worker.pool_children()
     os.kill(child, signal.SIGKILL)
     mid = load(report.pk)
-    assert mid.status == "running" and mid.result is None and mid.attempts == 1
+    assert mid.status == "running"
+    assert mid.result is None
+    assert mid.attempts == 1
     seen = watch_until_done(report.pk, 60)
     assert all(has_result for status, has_result in seen if status == "done")
     done = load(report.pk)
-    assert done.attempts == 2 and done.result["slow"]["pid"] != child
+    assert done.attempts == 2
+    assert done.result["slow"]["pid"] != child
     assert comparable(done.result) == comparable(in_process(project, bootstrap=200, seed=2).result)
     assert "WorkerLostError" in worker.log.read_text()
 
@@ -137,18 +141,23 @@ def test_a_report_whose_worker_was_killed_is_redelivered_and_finished_by_another
     # Nobody finishes it while no worker runs: it stays running, with no result.
     time.sleep(1)
     stuck = load(report.pk)
-    assert stuck.status == "running" and stuck.result is None and stuck.attempts == 1
+    assert stuck.status == "running"
+    assert stuck.result is None
+    assert stuck.attempts == 1
 
     # Once the message is older than the visibility timeout, a newly started worker restores and runs it.
     time.sleep(max(0.0, delivered + VISIBILITY + 0.5 - time.monotonic()))
     second = start_worker(env=env)
     seen = watch_until_done(report.pk, 60)
-    assert ("running", False) in seen and all(has_result for status, has_result in seen if status == "done")
+    assert ("running", False) in seen
+    assert all(has_result for status, has_result in seen if status == "done")
     done = load(report.pk)
-    assert done.attempts == 2 and done.data_seq == project.ratings_seq
+    assert done.attempts == 2
+    assert done.data_seq == project.ratings_seq
     assert comparable(done.result) == comparable(in_process(project, bootstrap=200, seed=4).result)
     log = second.log.read_text()
-    assert "compute_report" in log and "succeeded" in log  # the second worker ran it
+    assert "compute_report" in log
+    assert "succeeded" in log  # the second worker ran it
 
 
 def test_a_burst_of_submissions_causes_a_handful_of_refreshes(make_project, start_worker, settings):
@@ -161,13 +170,14 @@ def test_a_burst_of_submissions_causes_a_handful_of_refreshes(make_project, star
         for _ in range(100):
             # A report run that holds key-share locks on task rows (a section writing rows that point
             # at tasks) makes the queue's SKIP LOCKED pass those tasks by: wait for them, do not stop.
-            assignment = wait_for(lambda m=membership: claim_next(project=project, rater=m.user), 10, "a task")
+            assignment = wait_for(lambda m=membership: next_assignment(project=project, rater=m.user), 10, "a task")
             submit_rating(assignment=assignment, scores=GOOD)
             submissions += 1
-        assert claim_next(project=project, rater=membership.user) is None
+        assert next_assignment(project=project, rater=membership.user) is None
     elapsed = time.monotonic() - started
     project.refresh_from_db()
-    assert submissions == 300 and project.ratings_seq == 300
+    assert submissions == 300
+    assert project.ratings_seq == 300
 
     def settled() -> bool:
         latest = services.latest_done(project)
@@ -177,7 +187,34 @@ def test_a_burst_of_submissions_causes_a_handful_of_refreshes(make_project, star
     wait_for(settled, 90, "the refreshes to catch up with every rating", interval=0.2)
     refreshes = project.reports.filter(trigger="refresh")
     print(f"{submissions} submissions in {elapsed:.1f} s -> {refreshes.count()} refresh computations")
-    assert not refreshes.exclude(status="done").exists()
+    failed = list(refreshes.exclude(status="done").values_list("pk", "status", "error"))
+    assert not failed, failed
     # One computation per debounce window (1 s) at most, plus the one after the last submission.
     assert 1 <= refreshes.count() <= elapsed / settings.EVAL_REPORT_REFRESH_DELAY + 3, (refreshes.count(), elapsed)
     assert refreshes.count() < 30
+
+
+def test_a_runaway_report_is_stopped_by_the_time_limit_and_marked_failed(
+    quiet, rated_project, start_worker  # noqa: F811
+):
+    """A report that runs past the soft limit is interrupted inside the task and failed with the reason,
+    long before the broker would hand its message to another worker.
+
+    The limit is the worker's own (its settings, 4 s here), not the sender's: this test process keeps the
+    default limits of nearly an hour, which would never stop the report if they travelled in the message.
+    """
+    from evalplatform.reports import tasks
+
+    assert tasks.compute_report.soft_time_limit > 600  # the sender's own limit
+    project = rated_project("runaway", items=6, models=("m1",))
+    worker = start_worker(env={"EVAL_TEST_SLOW_SECTION": "600", "EVAL_TASK_SOFT_TIME_LIMIT": "4",
+                               "EVAL_TASK_TIME_LIMIT": "30"})
+    report = services.request_report(project=project, bootstrap=50, seed=1)
+    wait_for(lambda: load(report.pk).status == "running", 60, "the worker to start the report")
+    failed = wait_for(lambda: (r := load(report.pk)).status == "failed" and r, 60, "the time limit to stop it")
+    assert "time limit" in failed.error
+    assert failed.result is None
+    assert failed.finished_at is not None
+    assert "Soft time limit (4s) exceeded" in worker.log.read_text()
+    assert worker.proc.poll() is None  # the worker lives on for the next report
+

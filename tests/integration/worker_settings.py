@@ -23,5 +23,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
 }
+# The cache (Redis here: model endpoints' rate and concurrency limits live in it) under the test's prefix too.
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": os.environ.get("EVAL_TEST_KEYPREFIX", "")}}  # noqa: F405
 if os.environ.get("EVAL_TEST_SLOW_SECTION"):
     CELERY_IMPORTS = ["tests.integration.slow_section"]

@@ -37,6 +37,6 @@ def calibrated_project(make_project, quality_version):
     """Forty items, overlap five: every item rated by the panel, and by judge:copy, :random and :high."""
     project = make_project("calibrated", items=N_UNITS, overlap=len(HUMANS), raters=HUMANS, version=quality_version)
     humans, judges = panel(N_UNITS)
-    import_ratings(project=project, stream=jsonl(long_rows(dict(zip(HUMANS, humans, strict=True)))), fmt="jsonl")
+    import_ratings(project=project, stream=jsonl(long_rows(dict(zip(HUMANS, humans, strict=True)))), fmt="jsonl", create_raters=True)
     import_ratings(project=project, stream=jsonl(long_rows(judges)), fmt="jsonl", automated=True)
     return project

@@ -42,9 +42,11 @@ def assert_told_apart(by_judge: dict[str, dict]) -> None:
     assert copy["judge_kappa"]["value"] > 0.97
     assert abs(rand["judge_kappa"]["value"]) < 0.25
     assert rand["judge_kappa"]["ci95"][0] < 0.1
-    assert high["spearman"]["value"] > 0.9 and copy["spearman"]["value"] > 0.9
+    assert high["spearman"]["value"] > 0.9
+    assert copy["spearman"]["value"] > 0.9
     assert abs(rand["spearman"]["value"]) < 0.3
-    assert 0.8 < high["offset"]["value"] < 1.2 and high["offset"]["direction"] == "lenient"
+    assert 0.8 < high["offset"]["value"] < 1.2
+    assert high["offset"]["direction"] == "lenient"
     assert abs(copy["offset"]["value"]) < 0.2
     assert rand["judge_kappa"]["value"] < high["judge_kappa"]["value"] < copy["judge_kappa"]["value"]
     assert copy["verdict"] == "agrees with the panel more than a typical human"
@@ -52,4 +54,5 @@ def assert_told_apart(by_judge: dict[str, dict]) -> None:
     assert copy["alpha_with_judge"]["value"] > copy["alpha_humans"]["value"] > rand["alpha_with_judge"]["value"]
     assert [len(j["human_kappas"]) for j in (copy, rand, high)] == [len(HUMANS)] * 3
     assert copy["disagreements"] == []
-    assert high["disagreements"] and all(d["gap"] == 1 for d in high["disagreements"])
+    assert high["disagreements"]
+    assert all(d["gap"] == 1 for d in high["disagreements"])

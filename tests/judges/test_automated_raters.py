@@ -7,11 +7,12 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from evalplatform.assignments.models import Assignment
-from evalplatform.assignments.services import NotARater, claim_next
+from evalplatform.assignments.services import NotARater
 from evalplatform.projects.models import Membership, Task
 from evalplatform.ratings.importing import import_ratings
 from evalplatform.ratings.models import Rating
 from evalplatform.reports.compute import build_result
+from tests.fixtures import next_assignment
 from tests.judges.conftest import N_UNITS, jsonl
 from tests.judges.synthetic import HUMANS, JUDGES, long_rows, panel
 
@@ -25,12 +26,14 @@ def counts(project) -> list[tuple[int, int]]:
 
 def test_claim_next_refuses_an_automated_rater(calibrated_project):
     judge = User.objects.get(username="judge:copy")
-    assert judge.is_automated and not judge.is_active and not judge.has_usable_password()
+    assert judge.is_automated
+    assert not judge.is_active
+    assert not judge.has_usable_password()
     assert not Membership.objects.filter(user=judge).exists()
     open_project_task = Task.objects.filter(project=calibrated_project).first()
     Task.objects.filter(pk=open_project_task.pk).update(capacity=10)  # room in the queue
     with pytest.raises(NotARater, match="automated"):
-        claim_next(project=calibrated_project, rater=judge)
+        next_assignment(project=calibrated_project, rater=judge)
     assert not Assignment.objects.filter(rater=judge).exists()
     assert Rating.objects.filter(rater=judge, assignment__isnull=True).count() == N_UNITS
 
@@ -41,7 +44,7 @@ def test_an_automated_rater_is_refused_even_as_a_member(make_project):
     judge = User.objects.create(username="judge:sneaky", is_automated=True, is_active=False)
     Membership.objects.create(project=project, user=judge, role=Membership.Role.RATER)
     with pytest.raises(NotARater):
-        claim_next(project=project, rater=judge)
+        next_assignment(project=project, rater=judge)
 
 
 def test_judge_imports_never_change_overlap_counts(make_project, quality_version):
@@ -51,9 +54,9 @@ def test_judge_imports_never_change_overlap_counts(make_project, quality_version
     import_ratings(project=project, stream=jsonl(long_rows(judges)), fmt="jsonl", automated=True)
     assert counts(project) == before == [(0, 0)] * N_UNITS
     # the humans still get every place: two raters per task, the third finds nothing left
-    import_ratings(project=project, stream=jsonl(long_rows({"ann": humans[0], "ben": humans[1]})), fmt="jsonl")
+    import_ratings(project=project, stream=jsonl(long_rows({"ann": humans[0], "ben": humans[1]})), fmt="jsonl", create_raters=True)
     assert counts(project) == [(2, 2)] * N_UNITS
-    assert claim_next(project=project, rater=User.objects.get(username="cat")) is None
+    assert next_assignment(project=project, rater=User.objects.get(username="cat")) is None
     # and a judge can still score tasks that are full
     import_ratings(project=project, stream=jsonl(long_rows({"late": judges["high"]})), fmt="jsonl", automated=True)
     assert counts(project) == [(2, 2)] * N_UNITS
@@ -65,9 +68,11 @@ def test_judges_are_left_out_of_the_human_figures_unless_asked(calibrated_projec
     params = {"bootstrap": 0, "seed": 0}
     human, n_human = build_result(calibrated_project, {**params, "include_automated": False})
     (dim,) = human["dimensions"]
-    assert dim["n_raters"] == len(HUMANS) and n_human == len(HUMANS) * N_UNITS
+    assert dim["n_raters"] == len(HUMANS)
+    assert n_human == len(HUMANS) * N_UNITS
     assert {r["rater"] for r in dim["raters"]} == set(HUMANS)
     everyone, n_all = build_result(calibrated_project, {**params, "include_automated": True})
     (dim,) = everyone["dimensions"]
-    assert dim["n_raters"] == len(HUMANS) + len(JUDGES) and n_all == n_human + len(JUDGES) * N_UNITS
+    assert dim["n_raters"] == len(HUMANS) + len(JUDGES)
+    assert n_all == n_human + len(JUDGES) * N_UNITS
     assert {f"judge:{j}" for j in JUDGES} <= {r["rater"] for r in dim["raters"]}

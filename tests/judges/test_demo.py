@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evalplatform.projects.demo import JUDGE, RATED_TICKETS, load_demo
+from evalplatform.demo.loader import JUDGE, RATED_TICKETS, load_demo
 from evalplatform.ratings.models import Rating, Score
 from evalplatform.reports import services
 
@@ -20,13 +20,16 @@ def test_the_demo_judge_is_imported_once_and_calibrates_as_lenient():
     project, created = load_demo()
     assert created
     judge = Rating.objects.filter(project=project, rater__username=JUDGE)
-    assert judge.count() == RATED_TICKETS * 3 and all(r.rater.is_automated for r in judge.select_related("rater"))
+    assert judge.count() == RATED_TICKETS * 3
+    assert all(r.rater.is_automated for r in judge.select_related("rater"))
     assert not judge.filter(assignment__isnull=False).exists()
     scores = judge_scores(project)
     assert len(scores) == RATED_TICKETS * 3 * 4  # accuracy, helpfulness, tone, harmless
 
     again, created = load_demo()
-    assert again == project and not created and judge_scores(project) == scores
+    assert again == project
+    assert not created
+    assert judge_scores(project) == scores
 
     report = services.compute(report_id=services.create_report(project=project, bootstrap=200).pk)
     (entry,) = report.result["judges"]
@@ -35,7 +38,8 @@ def test_the_demo_judge_is_imported_once_and_calibrates_as_lenient():
     assert set(dims) == {"accuracy", "helpfulness", "tone", "harmless"}
     for key in ("accuracy", "helpfulness", "tone"):
         assert dims[key]["spearman"]["value"] > 0.8
-        assert 0.2 < dims[key]["offset"]["value"] < 0.8 and dims[key]["offset"]["direction"] == "lenient"
+        assert 0.2 < dims[key]["offset"]["value"] < 0.8
+        assert dims[key]["offset"]["direction"] == "lenient"
     assert all(r["n_raters"] == 3 for r in report.result["dimensions"])  # the judge is not in the panel
 
 

@@ -18,7 +18,8 @@ def test_labels_on_an_ordered_scale_come_back_as_labels():
         rows += [(f"i{u}", "ann", "size", a), (f"i{u}", "ben", "size", b), (f"i{u}", "bot", "size", j)]
     (entry,) = judges_report(from_rows(rows), ["bot"], level="ordinal", scales={"size": scale}, bootstrap=0)
     (dim,) = entry["dimensions"]
-    assert dim["level"] == "ordinal" and dim["n_humans"] == 2
+    assert dim["level"] == "ordinal"
+    assert dim["n_humans"] == 2
     # an even panel's median can fall between two labels; gaps are in scale steps
     assert [(d["item_id"], d["judge"], d["consensus"], d["gap"]) for d in dim["disagreements"]] == [
         ("i0", "high", "low/mid", 1.5), ("i1", "low", "mid", -1.0), ("i4", "mid", "mid/high", -0.5),
@@ -42,6 +43,7 @@ def test_without_raters_keeps_each_rows_source_line(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("item_id,rater,value\nq1,bot,1\nq1,ann,2\nq2,bot,3\nq2,ann,2\nq1,ann,3\n")
     humans = without_raters(read_csv(path), ["bot"])
-    assert len(humans) == 3 and set(humans.rater.labels[c] for c in humans.rater.codes) == {"ann"}
+    assert len(humans) == 3
+    assert set(humans.rater.labels[c] for c in humans.rater.codes) == {"ann"}
     with pytest.raises(RowError, match=r"line 6.*twice"):
         summarize(humans)

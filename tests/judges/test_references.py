@@ -13,11 +13,11 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Item, Membership
 from evalplatform.projects.services import import_items
-from evalplatform.ratings.exports import export_lines
+from evalplatform.ratings.exports import export_lines, export_options
 from evalplatform.ratings.importing import import_ratings
+from tests.fixtures import next_assignment
 
 pytestmark = pytest.mark.django_db
 REFERENCE = "Go to **Settings → Billing** and click *Replace card*."
@@ -69,13 +69,15 @@ def test_the_page_shows_the_reference_collapsed_as_markdown(make_project):
     block = html[start : html.index("</details>", start)]
     assert " open" not in block.split(">")[0]  # collapsed until the rater opens it
     assert "<summary>Reference answer" in block
-    assert "<strong>Settings → Billing</strong>" in block and "<em>Replace card</em>" in block
+    assert "<strong>Settings → Billing</strong>" in block
+    assert "<em>Replace card</em>" in block
 
 
 def test_the_page_hides_the_reference_when_the_project_says_so(make_project):
     project = with_reference(make_project, show_reference=False)
     html = page(project, rater(project))
-    assert "rate-reference" not in html and "Replace card" not in html
+    assert "rate-reference" not in html
+    assert "Replace card" not in html
 
 
 def test_an_empty_reference_shows_no_panel(make_project):
@@ -88,7 +90,9 @@ def test_a_hostile_reference_is_sanitised_on_the_server(make_project):
     html = page(project, rater(project))
     start = html.index('<details class="card rate-reference"')
     block = html[start : html.index("</details>", start)]
-    assert "<script" not in block and "<img" not in block and "javascript:" not in block.replace("[x](javascript:", "")
+    assert "<script" not in block
+    assert "<img" not in block
+    assert "javascript:" not in block.replace("[x](javascript:", "")
     assert "&lt;script&gt;" in block  # shown as text
     assert "href=" not in block
 
@@ -113,13 +117,15 @@ def test_leads_always_see_the_reference(make_project, lead):
 
 def test_exports_carry_the_reference(make_project):
     project = with_reference(make_project)
-    claim_next(project=project, rater=rater(project))  # a human lease does not block the judge
+    next_assignment(project=project, rater=rater(project))  # a human lease does not block the judge
     rows = [{"item_id": "r-1", "rater": "gpt", "dimension": d, "value": v}
             for d, v in (("accuracy", 4), ("helpfulness", 5), ("harmless", "yes"))]
     import_ratings(project=project, stream=io.BytesIO("\n".join(map(json.dumps, rows)).encode()), fmt="jsonl",
                    automated=True)
-    records = [json.loads(line) for line in "".join(export_lines(project, "jsonl")).splitlines()]
-    assert len(records) == 3 and {r["reference"] for r in records} == {REFERENCE}
+    judges = export_options(project, include_automated=True)  # the report leaves judges out, so do exports
+    records = [json.loads(line) for line in "".join(export_lines(project, "jsonl", options=judges)).splitlines()]
+    assert len(records) == 3
+    assert {r["reference"] for r in records} == {REFERENCE}
     assert {(r["rater"], r["automated"]) for r in records} == {("judge:gpt", True)}
-    table = list(csv.DictReader(io.StringIO("".join(export_lines(project, "csv")))))
+    table = list(csv.DictReader(io.StringIO("".join(export_lines(project, "csv", options=judges)))))
     assert [r["reference"] for r in table] == [REFERENCE] * 3

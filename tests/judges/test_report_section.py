@@ -46,11 +46,15 @@ def test_three_stored_judges_are_told_apart_in_the_report(calibrated_project):
     assert [j["rater"] for j in result["judges"]] == [f"judge:{j}" for j in sorted(JUDGES)]
     assert_told_apart(by_judge(result["judges"]))
     high = by_judge(result["judges"])["high"]
-    assert high["dimension"] == "quality" and high["n_humans"] == len(HUMANS) and high["n_judge_ratings"] == N_UNITS
+    assert high["dimension"] == "quality"
+    assert high["n_humans"] == len(HUMANS)
+    assert high["n_judge_ratings"] == N_UNITS
     assert {h["rater"] for h in high["human_kappas"]} == set(HUMANS)
-    assert high["disagreements"][0]["model"] == "m1" and high["disagreements"][0]["item_id"].startswith("t-")
+    assert high["disagreements"][0]["model"] == "m1"
+    assert high["disagreements"][0]["item_id"].startswith("t-")
     (dim,) = result["dimensions"]  # the human figures leave the judges out
-    assert dim["n_raters"] == len(HUMANS) and report.n_ratings == len(HUMANS) * N_UNITS
+    assert dim["n_raters"] == len(HUMANS)
+    assert report.n_ratings == len(HUMANS) * N_UNITS
     assert "judges" in result["sections"]
 
 
@@ -74,7 +78,7 @@ def test_no_automated_ratings_no_section(make_project, quality_version):
     humans, _ = panel(10)
     from evalplatform.ratings.importing import import_ratings
 
-    import_ratings(project=project, stream=jsonl(long_rows(dict(zip(HUMANS, humans, strict=True)))), fmt="jsonl")
+    import_ratings(project=project, stream=jsonl(long_rows(dict(zip(HUMANS, humans, strict=True)))), fmt="jsonl", create_raters=True)
     result = computed(project).result
     assert result["judges"] == []
     assert render_to_string("reports/_judges.html", {"section": result["judges"], "result": result,
@@ -86,7 +90,8 @@ def test_judge_rows_are_one_query_whatever_the_size(calibrated_project, make_pro
     data = load_data(calibrated_project, PARAMS)
     with CaptureQueriesContext(connection) as queries:
         rows = judge_rows(calibrated_project, data)
-    assert len(queries) == 1 and len(rows) == len(JUDGES) * N_UNITS
+    assert len(queries) == 1
+    assert len(rows) == len(JUDGES) * N_UNITS
     with CaptureQueriesContext(connection) as queries:
         judges_section(calibrated_project, {**PARAMS, "bootstrap": 0}, data)
     assert len(queries) == 1
@@ -99,7 +104,9 @@ def test_a_judge_on_a_dimension_no_human_rated(make_project, quality_version):
     import_ratings(project=project, stream=jsonl(long_rows({"solo": [3, 4, 2, 5, 1]})), fmt="jsonl", automated=True)
     (entry,) = computed(project).result["judges"]
     (dim,) = entry["dimensions"]
-    assert dim["n_humans"] == 0 and dim["judge_kappa"]["value"] is None and dim["verdict"] is None
+    assert dim["n_humans"] == 0
+    assert dim["judge_kappa"]["value"] is None
+    assert dim["verdict"] is None
     assert dim["reason"] == "the judge rated no unit with a human consensus"
 
 
@@ -119,5 +126,6 @@ def test_the_section_renders_verdicts_figures_and_item_links(calibrated_project)
 def test_the_lead_page_shows_the_section(calibrated_project):
     computed(calibrated_project)
     html = lead_page(calibrated_project)
-    assert 'id="judges"' in html and "<h2>Automated judges</h2>" in html
+    assert 'id="judges"' in html
+    assert "<h2>Automated judges</h2>" in html
     assert "This judge <strong>agrees with the panel more than a typical human</strong>" in html

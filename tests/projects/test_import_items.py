@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from evalplatform.projects.models import Item, Response, Task
 from evalplatform.projects.records import ImportRejected
 from evalplatform.projects.services import create_project, import_items
-from tests.fixtures import items_jsonl
+from tests.fixtures import items_jsonl, next_assignment
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +45,41 @@ def test_csv_import_groups_rows_into_items_and_keeps_extra_columns_as_metadata(m
     summary = _import(project, csv_text, fmt="csv")
     assert (summary.items_created, summary.responses_created) == (2, 3)
     item = Item.objects.get(external_id="t-1")
-    assert item.prompt == "How do I, a user, log in?" and item.reference == "Use the button"
+    assert item.prompt == "How do I, a user, log in?"
+    assert item.reference == "Use the button"
     assert item.metadata == {"topic": "account"}
     assert item.responses.get(model="m1").text == 'Click "Log in"'
+
+
+def test_csv_lines_are_counted_through_quoted_line_breaks_empty_lines_and_crlf(make_project):
+    """CSV goes through the one CSV reader (Arrow): a prompt's line breaks are kept as written, and an
+    error still names the line a record starts on, counting empty lines and multi-line records."""
+    project = make_project()
+    good = (
+        "id,prompt,model,response\r\n"
+        '"t-1","First line\r\nsecond line",m1,a\r\n'
+        "\r\n"
+        "t-2,Plain,m1,b\r\n"
+    )
+    _import(project, good, fmt="csv")
+    assert Item.objects.get(external_id="t-1").prompt == "First line\r\nsecond line"
+    bad = (
+        "id,prompt,model,response\n"
+        '"t-3","one\ntwo\nthree",m1,a\n'
+        "\n"
+        "t-4,,m1,b\n"
+        "t-5,p,m1\n"
+        "   \n"
+        "t-6,p,m1,c,extra\n"
+    )
+    with pytest.raises(ImportRejected) as exc:
+        _import(project, bad, fmt="csv")
+    assert exc.value.lines() == [
+        "line 6: prompt: required, non-empty text",
+        "line 7: expected 4 columns as in the header, found 3",
+        "line 9: expected 4 columns as in the header, found 5",
+    ]
+    assert not Item.objects.filter(external_id="t-3").exists()
 
 
 def test_format_is_sniffed_from_content(make_project):
@@ -61,7 +93,8 @@ def test_pairwise_project_gets_one_task_per_pair(pairwise_version, lead):
     project = create_project(slug="pairs", rubric_version=pairwise_version, kind="pairwise", created_by=lead)
     _import(project, items_jsonl(2, models=("a", "b", "c")), fmt="jsonl")
     tasks = Task.objects.filter(project=project)
-    assert tasks.count() == 6 and all(t.response_b_id for t in tasks)
+    assert tasks.count() == 6
+    assert all(t.response_b_id for t in tasks)
     pairs = {(t.response_a.model, t.response_b.model) for t in tasks.select_related("response_a", "response_b")}
     assert pairs == {("a", "b"), ("a", "c"), ("b", "c")}
 
@@ -146,7 +179,8 @@ def test_reimport_is_refused_unless_update(make_project):
     project = make_project(items=2)
     with pytest.raises(ImportRejected) as exc:
         _import(project, items_jsonl(2), fmt="jsonl")
-    assert "already exists" in exc.value.lines()[0] and "--update" in exc.value.lines()[0]
+    assert "already exists" in exc.value.lines()[0]
+    assert "--update" in exc.value.lines()[0]
     changed = items_jsonl(2, models=("m1", "m2")).replace(b"Prompt 1", b"Prompt one")
     summary = _import(project, changed, fmt="jsonl", update=True)
     assert (summary.items_created, summary.items_updated, summary.responses_created) == (0, 2, 2)
@@ -164,7 +198,8 @@ def test_command_imports_and_reports_errors_with_exit_status_2(make_project, tmp
     bad.write_text("id,prompt,model,response\nt-9,,m,x\n")
     with pytest.raises(CommandError) as exc:
         call_command("import_items", str(bad), "--project", project.slug)
-    assert exc.value.returncode == 2 and "line 2: prompt: required" in str(exc.value)
+    assert exc.value.returncode == 2
+    assert "line 2: prompt: required" in str(exc.value)
     assert Item.objects.filter(project=project).count() == 3
 
 
@@ -192,5 +227,57 @@ def test_a_nul_character_is_refused_with_its_line(make_project):
     body = items_jsonl(1) + b'{"id": "n", "prompt": "a\\u0000b", "responses": [{"model": "m", "text": "t"}]}\n'
     with pytest.raises(ImportRejected) as exc:
         _import(project, body, fmt="jsonl")
-    assert exc.value.lines() == ["line 2: contains a NUL character (\\u0000), which cannot be stored"]
+    assert exc.value.lines() == ["line 2: prompt: contains a NUL character (\\u0000), which cannot be stored"]
     _nothing_written(project)
+
+
+def test_an_update_may_not_change_the_text_of_a_rated_response(make_project):
+    """Raters scored the words they read: a rated response's text stays, an unrated one's may change."""
+    from evalplatform.ratings.services import submit_rating
+    from tests.fixtures import GOOD
+
+    project = make_project(items=2, raters=("alice",))
+    held = next_assignment(project=project, rater=project.memberships.get(user__username="alice").user)
+    submit_rating(assignment=held, scores=GOOD)
+    rated = held.task.item.external_id
+    changed = items_jsonl(2).replace(b"Answer 1 from", b"Rewritten 1 from").replace(b"Answer 2 from", b"Rewritten 2 from")
+    with pytest.raises(ImportRejected) as exc:
+        _import(project, changed, fmt="jsonl", update=True)
+    assert len(exc.value.lines()) == 1
+    assert f"response of item {rated!r} already has ratings" in exc.value.lines()[0]
+
+
+def test_a_csv_item_whose_rows_span_batches_gets_every_response_and_task_once(make_project, monkeypatch):
+    """The bulk path writes a batch's new items at once; a later batch's rows of the same item add its
+    responses (and tasks) without counting it as updated or changing it."""
+    from evalplatform.projects import services
+
+    monkeypatch.setattr(services, "IMPORT_BATCH", 2)
+    project = make_project()
+    rows = "".join(f"t-1,Same prompt,m{i},Answer {i},ref{i}\n" for i in range(5))
+    summary = _import(project, "id,prompt,model,response,reference\n" + rows + "t-2,Other,m0,x,\n", fmt="csv")
+    assert (summary.items_created, summary.items_updated, summary.responses_created, summary.tasks_created) == (
+        2, 0, 6, 6)
+    item = Item.objects.get(project=project, external_id="t-1")
+    assert item.reference == "ref0"  # the first row's, as before
+    assert [(r.model, r.position) for r in item.responses.order_by("position")] == [(f"m{i}", i) for i in range(5)]
+    assert Task.objects.filter(item=item).count() == 5
+
+
+def test_a_model_twice_in_one_csv_item_is_refused_in_the_bulk_path(make_project):
+    project = make_project()
+    body = "id,prompt,model,response\nt-1,P,m1,a\nt-1,P,m1,b\n"
+    with pytest.raises(ImportRejected) as exc:
+        _import(project, body, fmt="csv")
+    assert exc.value.lines() == ["line 3: model: model 'm1' appears twice for item 't-1'"]
+    _nothing_written(project)
+
+
+def test_ids_continue_after_a_bulk_import_so_later_writes_do_not_collide(make_project):
+    project = make_project()
+    _import(project, items_jsonl(3, models=("m1", "m2")), fmt="jsonl")
+    later = Item.objects.create(project=project, external_id="by-orm", prompt="p")
+    assert later.pk > max(Item.objects.exclude(pk=later.pk).values_list("pk", flat=True))
+    _import(project, items_jsonl(2, models=("m1",), start=10), fmt="jsonl")
+    assert Item.objects.filter(project=project).count() == 6
+    assert Task.objects.filter(project=project).count() == 3 * 2 + 2

@@ -27,8 +27,9 @@ def rate(task: Task, rater, scores: dict, *, duration_ms: int | None = 20_000, a
         assignment = Assignment.objects.create(
             project_id=task.project_id, task=task, rater=rater, leased_at=now, lease_expires_at=now + timedelta(hours=1)
         )
-    rating, created = submit_rating(assignment=assignment, scores=scores, duration_ms=duration_ms,
+    submitted = submit_rating(assignment=assignment, scores=scores, duration_ms=duration_ms,
                                     justification=justification)
+    rating, created = submitted.rating, submitted.created
     assert created
     if at is not None:
         Rating.objects.filter(pk=rating.pk).update(created_at=at)

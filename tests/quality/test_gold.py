@@ -29,6 +29,9 @@ def tasks(project) -> list[Task]:
         ({"accuracy": 9}, "accuracy", "off the scale"),
         ({"harmless": {"value": 1, "tolerance": 1}}, "harmless", "ordered scale"),
         ({"accuracy": {"value": 3, "tolerance": -1}}, "accuracy", "whole number"),
+        # one past the column (a PositiveSmallIntegerField): was a 500 on PostgreSQL
+        ({"accuracy": {"value": 3, "tolerance": 32768}}, "accuracy", "from 0 to 32767"),
+        ({"accuracy": {"value": 3, "tolerance": 2**63}}, "accuracy", "from 0 to 32767"),
     ],
 )
 def test_gold_expectations_are_checked_against_the_rubric(project, expectations, field, message):
@@ -75,7 +78,8 @@ def test_a_rater_below_the_threshold_is_shown_on_the_dashboard_and_can_be_paused
     assert [a.username for a in gold_alerts(project)] == ["alice"]
     lead_client = client_for(lead)
     page = lead_client.get(reverse("project-dashboard", args=[project.slug])).content.decode()
-    assert 'id="gold-alert"' in page and "alice" in page.split('id="gold-alert"')[1].split("</section>")[0]
+    assert 'id="gold-alert"' in page
+    assert "alice" in page.split('id="gold-alert"')[1].split("</section>")[0]
     assert "bob" not in page.split('id="gold-alert"')[1].split("</section>")[0]
     response = lead_client.post(reverse("project-pause-member", args=[project.slug, alice.pk]), {"paused": "1"})
     assert response.status_code == 302
@@ -99,7 +103,8 @@ def test_reports_leave_gold_ratings_out_unless_asked(project):
             rate(t, member(project, name), {"accuracy": 3, "helpfulness": 3, "harmless": 1})
     default = reports.compute(report_id=reports.create_report(project=project, bootstrap=0).pk)
     with_gold = reports.compute(report_id=reports.create_report(project=project, bootstrap=0, include_gold=True).pk)
-    assert default.n_ratings == 4 and with_gold.n_ratings == 6
+    assert default.n_ratings == 4
+    assert with_gold.n_ratings == 6
     assert default.result["coverage"]["tasks"] == 4  # the gold item is not work to finish
     assert default.result["parameters"]["include_gold"] is False
     assert with_gold.result["parameters"]["include_gold"] is True

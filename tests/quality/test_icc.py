@@ -52,7 +52,8 @@ def test_agreement_command_gives_every_icc_form_with_value_and_interval_for_inte
 
 def test_ordinal_dimensions_get_icc_only_when_asked(ratings_file):
     (plain,) = json.loads(agreement(ratings_file))["dimensions"]
-    assert plain["level"] == "ordinal" and "icc" not in plain
+    assert plain["level"] == "ordinal"
+    assert "icc" not in plain
     (asked,) = json.loads(agreement(ratings_file, "--icc"))["dimensions"]
     assert asked["icc"]["ICC3"]["value"] == pytest.approx(0.71, abs=0.005)
     (nominal,) = json.loads(agreement(ratings_file, "--level", "nominal", "--icc"))["dimensions"]
@@ -62,7 +63,8 @@ def test_ordinal_dimensions_get_icc_only_when_asked(ratings_file):
 def test_the_table_format_prints_the_icc_readings(ratings_file):
     text = agreement(ratings_file, "--icc", "--format", "table")
     assert "ICC on 6 complete units (1 with missing ratings left out), 4 raters" in text
-    assert "ICC(3,1) = 0.71" in text and "moderate reliability" in text
+    assert "ICC(3,1) = 0.71" in text
+    assert "moderate reliability" in text
     assert [form for form in ICC_FORMS if f"\n  {form} (" in text] == list(ICC_FORMS)
 
 
@@ -70,7 +72,8 @@ def test_degenerate_input_gets_a_reason_not_a_number(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("item_id,rater,value\n1,a,3\n2,a,4\n3,a,5\n")
     (dim,) = json.loads(agreement(path, "--level", "interval"))["dimensions"]
-    assert dim["icc"]["ICC2"]["value"] is None and dim["icc"]["reason"]
+    assert dim["icc"]["ICC2"]["value"] is None
+    assert dim["icc"]["reason"]
     assert "could not be computed" in dim["icc"]["ICC2"]["reading"]
 
 
@@ -82,14 +85,18 @@ def test_the_report_carries_icc_when_asked_and_the_page_reads_it(project, lead):
             rate(task, member(project, name), {"accuracy": min(5, 1 + i + offset), "helpfulness": 3, "harmless": 1})
     plain = reports.compute(report_id=reports.create_report(project=project, bootstrap=0).pk)
     dims = {d["dimension"]: d for d in plain.result["dimensions"]}
-    assert "icc" not in dims["accuracy"] and plain.result["icc"] == {"ordinal": False, "dimensions": []}
+    assert "icc" not in dims["accuracy"]
+    assert plain.result["icc"] == {"ordinal": False, "dimensions": []}
     asked = reports.compute(report_id=reports.create_report(project=project, bootstrap=0, icc=True).pk)
     dims = {d["dimension"]: d for d in asked.result["dimensions"]}
     icc = dims["accuracy"]["icc"]
-    assert set(ICC_FORMS) <= set(icc) and icc["n_units_used"] == 5 and icc["ICC2"]["value"] > 0.5
+    assert set(ICC_FORMS) <= set(icc)
+    assert icc["n_units_used"] == 5
+    assert icc["ICC2"]["value"] > 0.5
     assert "icc" not in dims["harmless"]  # nominal: never
     assert dims["helpfulness"]["icc"]["ICC1"]["value"] is None  # everyone said 3: no variance, and a reason
     assert asked.result["icc"] == {"ordinal": True, "dimensions": ["accuracy", "helpfulness"]}
     page = client_for(lead).get(reverse("report", args=[project.slug])).content.decode()
     section = page.split('id="icc"')[1].split("</section>")[0]
-    assert icc["ICC2"]["reading"].split(" (")[0] in section and "5 items rated by all 3 raters" in section
+    assert icc["ICC2"]["reading"].split(" (")[0] in section
+    assert "5 items rated by all 3 raters" in section

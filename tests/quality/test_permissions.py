@@ -9,10 +9,9 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from evalplatform.assignments.services import claim_next
 from evalplatform.projects.models import Task
 from evalplatform.quality.services import compute_quality, set_gold, update_quality_settings
-from tests.fixtures import UserFactory
+from tests.fixtures import UserFactory, next_assignment
 from tests.quality.conftest import client_for, member, rate
 
 pytestmark = pytest.mark.django_db
@@ -86,13 +85,15 @@ def test_a_gold_item_looks_to_its_rater_like_any_other(project, setup):
     random.seed(2)
     shapes = {}
     for _ in range(3):
-        a = claim_next(project=type(project).objects.get(pk=project.pk), rater=alice)
+        a = next_assignment(project=type(project).objects.get(pk=project.pk), rater=alice)
         body = rater_api.get(f"/api/assignments/{a.pk}/").json()
         page = client_for(alice).get(reverse("rate", args=[project.slug])).content.decode()
-        assert "gold" not in page.lower() and "gold" not in str(body).lower()
+        assert "gold" not in page.lower()
+        assert "gold" not in str(body).lower()
         shapes[a.task.is_gold] = sorted(body)
         rater_api.post(f"/api/assignments/{a.pk}/skip/", {"reason": "x"}, format="json")
-    assert set(shapes) == {True, False} and shapes[True] == shapes[False]
+    assert set(shapes) == {True, False}
+    assert shapes[True] == shapes[False]
 
 
 def test_gold_expectations_are_set_over_the_api_by_leads_only(project, setup, lead):
@@ -100,10 +101,12 @@ def test_gold_expectations_are_set_over_the_api_by_leads_only(project, setup, le
     body = {"item_id": "t-0002", "expectations": {"accuracy": {"value": 4, "tolerance": 1}}}
     assert api(member(project, "bob")).post(url, body, format="json").status_code == 403
     created = api(lead).post(url, body, format="json")
-    assert created.status_code == 201 and created.json()["expectations"]["accuracy"] == {"value": 4, "tolerance": 1}
+    assert created.status_code == 201
+    assert created.json()["expectations"]["accuracy"] == {"value": 4, "tolerance": 1}
     bad = api(lead).post(url, {"item_id": "t-0003", "expectations": {"harmless": {"value": 1, "tolerance": 2}}},
                          format="json")
-    assert bad.status_code == 400 and "harmless" in bad.json()
+    assert bad.status_code == 400
+    assert "harmless" in bad.json()
     assert api(lead).post(url, {"item_id": "nope", "expectations": {"accuracy": 1}}, format="json").status_code == 404
     assert api(lead).delete(f"{url}{setup[1].pk}/").status_code == 204
     assert not Task.objects.get(pk=setup[1].pk).is_gold

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -22,7 +23,9 @@ def test_straight_lining_counts_ratings_with_one_value_everywhere():
     assert (s.n_ratings, s.n_straight, s.flagged) == (11, 10, True)
     assert s.share == pytest.approx(10 / 11)
     few = figures.straight_lining([[1, 1]] * 5)
-    assert few.share == 1.0 and not few.flagged and "fewer than 10" in few.reason
+    assert few.share == 1.0
+    assert not few.flagged
+    assert "fewer than 10" in few.reason
     assert figures.straight_lining([[1], [2]]).reason.startswith("no rating scores two")
 
 
@@ -41,12 +44,35 @@ def test_agreement_by_week_is_the_share_of_matching_scores_of_the_others():
     assert out[2] == [figures.WeekAgreement(w1, 0.0, 2)]
 
 
+
+@pytest.mark.parametrize("seed", range(4))
+def test_agreement_by_week_matches_a_count_by_hand(seed):
+    """The counts by codes against the definition, on ids far apart, negative and fractional values,
+    and several raters and weeks (seed 3: unit ids past four times the number of scores)."""
+    rng = random.Random(seed)
+    w0 = date(2025, 1, 6).toordinal()
+    rows = [(rng.randrange(40) * (1_000_003 if seed == 3 else 1), rng.choice([3, 11, 7_000]),
+             rng.choice([-1.0, 0.5, 2.0, 4.0]), w0 + 7 * rng.randrange(4)) for _ in range(300)]
+    rows = list({(u, r): (u, r, v, w) for u, r, v, w in rows}.values())  # one score per unit and rater
+    expected: dict[int, dict[int, list[int]]] = {}
+    for u, r, v, w in rows:
+        others = [o for o in rows if o[0] == u and o[1] != r]
+        if others:
+            tally = expected.setdefault(r, {}).setdefault(w, [0, 0])
+            tally[0] += sum(o[2] == v for o in others)
+            tally[1] += len(others)
+    out = figures.agreement_by_week(*zip(*rows, strict=True))
+    assert out == {r: [figures.WeekAgreement(w, a / n, n) for w, (a, n) in sorted(weeks.items())]
+                   for r, weeks in sorted(expected.items())}
+    assert list(out) == sorted(out)
+
 def test_drift_is_the_weighted_slope_of_weekly_agreement():
     w = date(2025, 1, 6).toordinal()
     weeks = [figures.WeekAgreement(w, 0.9, 10), figures.WeekAgreement(w + 7, 0.7, 10),
              figures.WeekAgreement(w + 14, 0.5, 10), figures.WeekAgreement(w + 21, 0.0, 2)]  # too few: ignored
     d = figures.drift(weeks)
-    assert d.slope_per_week == pytest.approx(-0.2) and d.flagged
+    assert d.slope_per_week == pytest.approx(-0.2)
+    assert d.flagged
     # weights: (0, 1.0, n=1) and (1, 0.0, n=1), (2, 1.0, n=2): means x=1.25, y=0.75
     # slope = sum w(x-xm)(y-ym) / sum w(x-xm)^2 = (-1.25*.25 + -.25*-.75 + 2*.75*.25) / (1.5625+.0625+2*.5625)
     uneven = [figures.WeekAgreement(w, 1.0, 5), figures.WeekAgreement(w + 7, 0.0, 5),
@@ -55,7 +81,8 @@ def test_drift_is_the_weighted_slope_of_weekly_agreement():
     assert figures.drift(uneven).slope_per_week == pytest.approx(expected)
     assert not figures.drift(uneven).flagged
     short = figures.drift(weeks[:2])
-    assert short.slope_per_week is None and "needs 3 weeks" in short.reason
+    assert short.slope_per_week is None
+    assert "needs 3 weeks" in short.reason
 
 
 # --- a quality run --------------------------------------------------------------------------------
@@ -105,8 +132,10 @@ def test_agreement_leniency_time_and_gold_figures_match_hand_computed_ones(make_
     assert dim(bob, "accuracy")["mean_offset"] == pytest.approx(3 - 4.5)
     assert dim(carol, "accuracy")["mean_offset"] == pytest.approx(0.0)
     # time per item over every rating (the gold one too: raters cannot tell it apart)
-    assert alice["median_seconds"] == pytest.approx(2.0) and alice["share_below_min_seconds"] == 1.0
-    assert "too_fast" in alice["flags"] and "too_fast" not in bob["flags"]
+    assert alice["median_seconds"] == pytest.approx(2.0)
+    assert alice["share_below_min_seconds"] == 1.0
+    assert "too_fast" in alice["flags"]
+    assert "too_fast" not in bob["flags"]
     # gold: alice 1 vs 4±1 is wrong, bob 5 vs 4±1 is right
     assert (alice["gold"]["correct"], alice["gold"]["n_scores"], bob["gold"]["accuracy"]) == (0, 1, 1.0)
     assert carol["gold"] is None
@@ -116,7 +145,8 @@ def test_agreement_leniency_time_and_gold_figures_match_hand_computed_ones(make_
         assert 0 <= dim(card, "harmless")["competence_mace"] <= 1
     project.refresh_from_db()
     snap = QualitySnapshot.objects.get(project=project)
-    assert snap.result["raters"][0]["rater"] == "alice" and snap.data_seq == project.ratings_seq
+    assert snap.result["raters"][0]["rater"] == "alice"
+    assert snap.data_seq == project.ratings_seq
 
 
 @pytest.mark.django_db
@@ -126,9 +156,11 @@ def test_straight_lining_is_flagged_over_many_items(make_project):
         rate(task, member(project, "alice"), {"accuracy": 4, "helpfulness": 4, "harmless": 1})
         rate(task, member(project, "bob"), {"accuracy": 1 + i % 5, "helpfulness": 5 - i % 5, "harmless": 1})
     cards = cards_by_rater(compute_quality(project=project))
-    assert cards["alice"]["straight_lining"]["n_straight"] == 10 and "straight_lining" in cards["alice"]["flags"]
+    assert cards["alice"]["straight_lining"]["n_straight"] == 10
+    assert "straight_lining" in cards["alice"]["flags"]
     # bob gives equal values only when 1 + i % 5 == 5 - i % 5, i.e. i % 5 == 2: twice in ten
-    assert cards["bob"]["straight_lining"]["n_straight"] == 2 and "straight_lining" not in cards["bob"]["flags"]
+    assert cards["bob"]["straight_lining"]["n_straight"] == 2
+    assert "straight_lining" not in cards["bob"]["flags"]
 
 
 @pytest.mark.django_db
@@ -148,7 +180,8 @@ def test_falling_weekly_agreement_is_flagged_as_drift(make_project):
     assert [(w["week"], w["agreement"], w["n"]) for w in carol["drift"]["weeks"]] == [
         ("2025-01-06", 1.0, 6), ("2025-01-13", pytest.approx(4 / 6), 6), ("2025-01-20", 0.0, 6)
     ]
-    assert carol["drift"]["slope_per_week"] == pytest.approx(-0.5) and "drift" in carol["flags"]
+    assert carol["drift"]["slope_per_week"] == pytest.approx(-0.5)
+    assert "drift" in carol["flags"]
 
 
 @pytest.mark.django_db
@@ -160,4 +193,17 @@ def test_the_lead_page_shows_the_stored_scorecards_and_their_parameters(project,
     assert "Not computed yet" in page
     compute_quality(project=project, parameters={"include_paused": False})
     page = client_for(lead).get(reverse("quality-overview", args=[project.slug])).content.decode()
-    assert 'data-rater="alice"' in page and "paused raters left out" in page
+    assert 'data-rater="alice"' in page
+    assert "paused raters left out" in page
+
+
+@pytest.mark.django_db
+def test_minimum_seconds_beyond_the_column_is_refused_not_wrapped(make_project):
+    """PostgreSQL would store 4,095,237,510 as -199,729,786 (the schema fuzzer found it as a 500)."""
+    from evalplatform.quality.services import QualityError
+
+    project = make_project(items=1, overlap=1, raters=("alice",))
+    with pytest.raises(QualityError, match="at most 2147483647"):
+        update_quality_settings(project=project, min_seconds_per_item=4_095_237_510)
+    project.refresh_from_db()
+    assert project.min_seconds_per_item == 0

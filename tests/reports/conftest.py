@@ -40,7 +40,7 @@ def rating_records(project, raters, *, seed: int = 0, duration: bool = True) -> 
 
 def import_records(project, records) -> None:
     data = "\n".join(json.dumps(r) for r in records) + "\n"
-    import_ratings(project=project, stream=io.BytesIO(data.encode()), fmt="jsonl")
+    import_ratings(project=project, stream=io.BytesIO(data.encode()), fmt="jsonl", create_raters=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ sections composed over one snapshot, and a number of queries that does not grow 
 
 from __future__ import annotations
 
+import gc
 import statistics
 from collections import defaultdict
 
@@ -46,7 +47,8 @@ def test_report_equals_direct_stats_calls_on_the_same_data(make_project):
     records = rating_records(project, ("alice", "bob", "carol"), seed=3)
     import_records(project, records)
     report = compute_report(report_id=create_report(project=project, bootstrap=200, seed=7).pk)
-    assert report.status == AgreementReport.Status.DONE and report.n_ratings == 8 * 2 * 3
+    assert report.status == AgreementReport.Status.DONE
+    assert report.n_ratings == 8 * 2 * 3
 
     direct = summarize(direct_rows(records), levels=LEVELS, scales=SCALES, bootstrap=200, seed=7)
     stored = {d["dimension"]: d for d in report.result["dimensions"]}
@@ -68,7 +70,8 @@ def test_result_has_every_section_and_the_parameters(rated_project):
     project = rated_project()
     result, n_ratings = build_result(project, PARAMS)
     assert result["sections"] == [s.key for s in compute.SECTIONS]
-    assert set(result["sections"]) <= set(result) and result["parameters"] == PARAMS
+    assert set(result["sections"]) <= set(result)
+    assert result["parameters"] == PARAMS
     assert n_ratings == 6 * 2 * 3 == result["coverage"]["ratings"]
     assert result["coverage"] == {"tasks": 12, "started": 12, "complete": 12, "ratings": 36, "raters": 3}
     assert [d["key"] for d in result["rubric"]] == ["accuracy", "helpfulness", "harmless", "topic"]
@@ -85,7 +88,9 @@ def test_raters_section_counts_and_median_time(make_project):
         if "duration_ms" in r:
             durations[r["rater"]].append(r["duration_ms"])
     rows = {r["rater"]: r for r in result["raters"]}
-    assert rows["alice"]["n_ratings"] == 4 and rows["alice"]["n_items"] == 4 and rows["alice"]["n_timed"] == 4
+    assert rows["alice"]["n_ratings"] == 4
+    assert rows["alice"]["n_items"] == 4
+    assert rows["alice"]["n_timed"] == 4
     assert rows["bob"]["median_seconds"] == pytest.approx(statistics.median(durations["bob"]) / 1000, abs=1e-3)
 
 
@@ -96,7 +101,8 @@ def test_metadata_breakdown_means_and_flags(make_project):
     result, _ = build_result(project, PARAMS)
     meta = result["metadata"]
     (field,) = meta["fields"]
-    assert field["key"] == "topic" and field["values"] == ["billing", "tech"]
+    assert field["key"] == "topic"
+    assert field["values"] == ["billing", "tech"]
     accuracy = next(d for d in field["dimensions"] if d["dimension"] == "accuracy")
     units = defaultdict(list)
     topic = {i.external_id: i.metadata["topic"] for i in project.items.all()}
@@ -105,11 +111,13 @@ def test_metadata_breakdown_means_and_flags(make_project):
             units[(r["item_id"], r["model"])].append(r["value"])
     for row in accuracy["rows"]:
         scores = [np.mean(v) for (item, model), v in units.items() if model == row["model"] and topic[item] == row["value"]]
-        assert row["n"] == len(scores) and row["mean"] == pytest.approx(np.mean(scores), abs=1e-6)
+        assert row["n"] == len(scores)
+        assert row["mean"] == pytest.approx(np.mean(scores), abs=1e-6)
         assert row["ci95"][0] <= row["mean"] <= row["ci95"][1]
     # m2 is a point worse on "tech" items: flagged below its own mean there, above on "billing".
     flags = {(r["value"], r["model"]): r["flag"] for r in accuracy["rows"]}
-    assert flags[("tech", "m2")] == "below" and flags[("billing", "m2")] == "above"
+    assert flags[("tech", "m2")] == "below"
+    assert flags[("billing", "m2")] == "above"
 
 
 def test_metadata_fields_with_many_values_or_objects_are_skipped(make_project):
@@ -134,7 +142,9 @@ def test_pairwise_units_are_pairs_named_after_their_models(make_project, pairwis
     import_records(project, records)
     result, n = build_result(project, PARAMS)
     (dim,) = result["dimensions"]
-    assert n == 10 and dim["n_units"] == 5 and dim["by_model"][0]["model"] == "m1 vs m2"
+    assert n == 10
+    assert dim["n_units"] == 5
+    assert dim["by_model"][0]["model"] == "m1 vs m2"
     assert all(u["item_id"].startswith("t-") for u in dim["most_disagreed"])
 
 
@@ -150,7 +160,8 @@ def test_automated_judges_are_left_out_unless_asked(rated_project):
     import_ratings(project=project, stream=io.BytesIO(data), fmt="jsonl", automated=True)
     assert build_result(project, PARAMS)[1] == 36
     with_judges, n = build_result(project, {**PARAMS, "include_automated": True})
-    assert n == 48 and "judge:gpt" in {r["rater"] for r in with_judges["raters"]}
+    assert n == 48
+    assert "judge:gpt" in {r["rater"] for r in with_judges["raters"]}
 
 
 def test_the_report_queries_do_not_grow_with_the_number_of_ratings(
@@ -188,7 +199,8 @@ def test_sections_compose_over_one_snapshot(rated_project, sections_restored):
     result, _ = build_result(project, PARAMS)
     assert result["units"] == {"units": 6 * 2 * 3 * 3, "raters": ["alice", "bob", "carol"]}
     keys = result["sections"]
-    assert keys.index("units") == keys.index("coverage") + 1 and keys[-1] == "again"
+    assert keys.index("units") == keys.index("coverage") + 1
+    assert keys[-1] == "again"
     assert seen[0] is seen[1]  # one ReportData for every section
     with pytest.raises(ValueError, match="reserved"):
         register_section(Section("parameters", count_units))
@@ -205,14 +217,31 @@ def test_a_failing_section_fails_the_report_and_names_the_section(rated_project,
     with pytest.raises(ZeroDivisionError):
         compute_report(report_id=report.pk)
     report.refresh_from_db()
-    assert report.status == "failed" and report.result is None
-    assert "ZeroDivisionError: oops" in report.error and "'broken'" in report.error
+    assert report.status == "failed"
+    assert report.result is None
+    assert "ZeroDivisionError: oops" in report.error
+    assert "'broken'" in report.error
+    assert gc.get_freeze_count() == 0  # the heap frozen while the sections ran is given back
+
+
+def test_the_heap_is_frozen_for_the_sections_and_given_back(rated_project, sections_restored):
+    """``build_result`` freezes the snapshot and each finished section for the cyclic collector (its
+    full collections walked them again and again on large reports), and unfreezes at the end."""
+    frozen = []
+    register_section(Section("peek", lambda project, parameters, data: frozen.append(gc.get_freeze_count())))
+    report = compute_report(report_id=create_report(project=rated_project(), bootstrap=0).pk)
+    assert report.status == "done"
+    assert frozen
+    assert frozen[0] > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_load_data_reads_a_snapshot(rated_project):
     project = rated_project()
     data = load_data(project, PARAMS)
-    assert data.data_seq == project.ratings_seq and data.n_ratings == 36
+    assert data.data_seq == project.ratings_seq
+    assert data.n_ratings == 36
     assert {d.key for d in data.dimensions} == {"accuracy", "helpfulness", "harmless", "topic"}
     rows = data.long_rows()
-    assert rows == sorted(rows, key=lambda r: (r[2], r[0], r[4], r[1])) and len(rows) == 36 * 3
+    assert rows == sorted(rows, key=lambda r: (r[2], r[0], r[4], r[1]))
+    assert len(rows) == 36 * 3

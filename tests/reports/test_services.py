@@ -37,10 +37,16 @@ def test_compute_stores_the_result_once_and_is_idempotent(rated_project):
     project = rated_project()
     report = services.create_report(project=project, bootstrap=20)
     done = services.compute(report_id=report.pk)
-    assert done.status == "done" and done.progress == 1.0 and done.attempts == 1
-    assert done.data_seq == project.ratings_seq and done.n_ratings == 36 and done.started_at <= done.finished_at
+    assert done.status == "done"
+    assert done.progress == 1.0
+    assert done.attempts == 1
+    assert done.data_seq == project.ratings_seq
+    assert done.n_ratings == 36
+    assert done.started_at <= done.finished_at
     again = services.compute(report_id=report.pk)  # a duplicate delivery
-    assert again.attempts == 1 and again.finished_at == done.finished_at and again.result == done.result
+    assert again.attempts == 1
+    assert again.finished_at == done.finished_at
+    assert again.result == done.result
 
 
 def test_a_report_left_running_by_a_dead_worker_is_finished_on_redelivery(rated_project):
@@ -50,7 +56,9 @@ def test_a_report_left_running_by_a_dead_worker_is_finished_on_redelivery(rated_
                                                         started_at=timezone.now())
     tasks.compute_report.apply(args=[report.pk])  # the redelivered message
     report.refresh_from_db()
-    assert report.status == "done" and report.attempts == 2 and report.result["dimensions"]
+    assert report.status == "done"
+    assert report.attempts == 2
+    assert report.result["dimensions"]
 
 
 def test_a_database_error_leaves_the_report_running_and_the_retry_finishes_it(rated_project, monkeypatch):
@@ -60,7 +68,8 @@ def test_a_database_error_leaves_the_report_running_and_the_retry_finishes_it(ra
     with pytest.raises(OperationalError):
         services.compute(report_id=report.pk)
     report.refresh_from_db()
-    assert report.status == "running" and report.result is None  # never done with part of a result
+    assert report.status == "running"
+    assert report.result is None  # never done with part of a result
     assert services.compute(report_id=report.pk).status == "done"
 
 
@@ -90,7 +99,9 @@ def test_the_task_retries_database_errors(rated_project, monkeypatch):
     with pytest.raises(Retry):
         run_as_worker(tasks.compute_report, report.pk)
     report.refresh_from_db()
-    assert len(calls) == 2 and report.status == "done" and report.attempts == 2
+    assert len(calls) == 2
+    assert report.status == "done"
+    assert report.attempts == 2
 
 
 def test_the_task_fails_the_report_when_retries_run_out(rated_project, monkeypatch):
@@ -100,7 +111,8 @@ def test_the_task_fails_the_report_when_retries_run_out(rated_project, monkeypat
     with pytest.raises(OperationalError):
         run_as_worker(tasks.compute_report, report.pk, retries=tasks.compute_report.max_retries)
     report.refresh_from_db()
-    assert report.status == "failed" and report.error == "gave up after 8 retries: OperationalError: database is down"
+    assert report.status == "failed"
+    assert report.error == "gave up after 8 retries: OperationalError: database is down"
 
 
 def test_in_process_a_database_error_fails_the_report_at_once(rated_project, monkeypatch):
@@ -111,7 +123,8 @@ def test_in_process_a_database_error_fails_the_report_at_once(rated_project, mon
     with pytest.raises(Exception):  # noqa: B017  (Retry or the error itself, by Celery version)
         tasks.compute_report.apply(args=[report.pk])
     report.refresh_from_db()
-    assert report.status == "failed" and report.error.startswith("in-process run")
+    assert report.status == "failed"
+    assert report.error.startswith("in-process run")
 
 
 def test_any_other_error_fails_the_report_with_the_reason(rated_project, monkeypatch):
@@ -121,7 +134,9 @@ def test_any_other_error_fails_the_report_with_the_reason(rated_project, monkeyp
     with pytest.raises(ValueError):
         tasks.compute_report.apply(args=[report.pk])
     report.refresh_from_db()
-    assert report.status == "failed" and report.error == "ValueError: no such scale" and report.finished_at
+    assert report.status == "failed"
+    assert report.error == "ValueError: no such scale"
+    assert report.finished_at
     assert services.compute(report_id=report.pk).status == "failed"  # a failed report stays failed
 
 
@@ -132,7 +147,8 @@ def test_a_result_that_is_not_strict_json_fails_instead_of_saving(rated_project,
     with pytest.raises(ValueError):
         services.compute(report_id=report.pk)
     report.refresh_from_db()
-    assert report.status == "failed" and "Out of range float" in report.error
+    assert report.status == "failed"
+    assert "Out of range float" in report.error
 
 
 def test_a_refresh_whose_compute_raises_marks_its_report_failed(rated_project, monkeypatch):
@@ -141,7 +157,9 @@ def test_a_refresh_whose_compute_raises_marks_its_report_failed(rated_project, m
     with pytest.raises(RuntimeError):
         tasks.refresh_project_report.apply(args=[project.pk])
     report = project.reports.get()
-    assert report.trigger == "refresh" and report.status == "failed" and "boom" in report.error
+    assert report.trigger == "refresh"
+    assert report.status == "failed"
+    assert "boom" in report.error
 
 
 def test_a_retried_refresh_finishes_its_own_report_instead_of_starting_another(rated_project, monkeypatch):
@@ -150,7 +168,9 @@ def test_a_retried_refresh_finishes_its_own_report_instead_of_starting_another(r
     with pytest.raises(Retry):
         run_as_worker(tasks.refresh_project_report, project.pk)
     report = project.reports.get()
-    assert len(calls) == 2 and report.status == "done" and report.attempts == 2
+    assert len(calls) == 2
+    assert report.status == "done"
+    assert report.attempts == 2
 
 
 def test_a_refresh_out_of_retries_fails_its_report(rated_project, monkeypatch):
@@ -164,10 +184,13 @@ def test_a_refresh_out_of_retries_fails_its_report(rated_project, monkeypatch):
 def test_refresh_skips_when_nothing_changed_and_inherits_parameters(rated_project):
     project = rated_project()
     first = services.compute(report_id=services.create_report(project=project, bootstrap=30, seed=4).pk)
-    assert services.refresh(project_id=project.pk) == first and project.reports.count() == 1
+    assert services.refresh(project_id=project.pk) == first
+    assert project.reports.count() == 1
     Project.objects.filter(pk=project.pk).update(ratings_seq=project.ratings_seq + 1)
     second = services.refresh(project_id=project.pk)
-    assert second.pk != first.pk and second.trigger == "refresh" and second.status == "done"
+    assert second.pk != first.pk
+    assert second.trigger == "refresh"
+    assert second.status == "done"
     assert second.parameters == {**services.DEFAULT_PARAMETERS, "bootstrap": 30, "seed": 4}
 
 
@@ -214,4 +237,5 @@ def test_a_broker_that_cannot_be_reached_fails_the_request_instead_of_raising(
     with django_capture_on_commit_callbacks(execute=True):
         report = services.request_report(project=project)
     report.refresh_from_db()
-    assert report.status == "failed" and "redis is down" in report.error
+    assert report.status == "failed"
+    assert "redis is down" in report.error

@@ -51,7 +51,8 @@ def test_leads_and_staff_read_the_report_raters_and_strangers_do_not(reported, l
         assert client_as(alice).get(url).status_code == 404, url  # a rater of this very project
         assert client_as(UserFactory(username=f"s{len(url)}")).get(url).status_code == 404, url
         response = client_as(None).get(url)
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
     recompute = reverse("report-recompute", args=[project.slug])
     assert client_as(alice).post(recompute).status_code == 404
     assert client_as(lead).get(recompute).status_code == 405
@@ -65,10 +66,13 @@ def test_the_page_shows_every_section_and_the_figures(reported, lead_client):
         assert section in report.result
     for anchor in ('id="dimensions"', 'id="raters"', 'id="metadata"', 'id="report-charts"', 'id="report-poll"'):
         assert anchor in html
-    assert 'data-chart="coefficients"' in html and 'data-chart="models"' in html
+    assert 'data-chart="coefficients"' in html
+    assert 'data-chart="models"' in html
     accuracy = report.result["dimensions"][0]
     assert f'{accuracy["krippendorff_alpha"]["value"]:.3f}' in html
-    assert "Landis &amp; Koch" in html and "heatmap" in html and "By topic" in html
+    assert "Landis &amp; Koch" in html
+    assert "heatmap" in html
+    assert "By topic" in html
     assert "<script>" not in html.split('id="report-charts"')[0].split("<main>")[1]  # no inline script
     charts = json.loads(html.split('id="report-charts" type="application/json">')[1].split("</script>")[0])
     assert [c["dimension"] for c in charts] == [d["dimension"] for d in report.result["dimensions"]]
@@ -92,7 +96,8 @@ def test_new_ratings_since_the_report_are_counted(reported, lead_client):
 def test_a_project_without_a_report_says_so(make_project, lead_client):
     project = make_project("empty", items=2)
     html = lead_client.get(reverse("report", args=[project.slug])).content.decode()
-    assert "No report yet" in html and 'id="report-charts"' not in html
+    assert "No report yet" in html
+    assert 'id="report-charts"' not in html
 
 
 def test_recompute_requests_a_report_with_the_shown_parameters(reported, lead, django_capture_on_commit_callbacks):
@@ -105,13 +110,18 @@ def test_recompute_requests_a_report_with_the_shown_parameters(reported, lead, d
     token = page.context["csrf_token"]
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(url, {"csrfmiddlewaretoken": str(token)})
-    assert response.status_code == 302 and response["Location"] == reverse("report", args=[project.slug])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("report", args=[project.slug])
     new = project.reports.order_by("-id").first()
-    assert new.pk != report.pk and new.status == "queued" and new.requested_by == lead
-    assert new.parameters["bootstrap"] == 50 and len(callbacks) == 1  # computed by a worker, after commit
+    assert new.pk != report.pk
+    assert new.status == "queued"
+    assert new.requested_by == lead
+    assert new.parameters["bootstrap"] == 50
+    assert len(callbacks) == 1  # computed by a worker, after commit
     # While it is pending, the page shows progress and a second press does not queue another.
     html = client.get(reverse("report", args=[project.slug])).content.decode()
-    assert 'id="report-progress"' in html and 'id="report-progress" hidden' not in html
+    assert 'id="report-progress"' in html
+    assert 'id="report-progress" hidden' not in html
     client.post(url, {"csrfmiddlewaretoken": str(token)})
     assert project.reports.count() == 2
 
@@ -121,11 +131,13 @@ def test_status_reports_progress_and_failures(reported, lead_client):
     running = AgreementReport.objects.create(project=project, status="running", progress=0.42)
     url = reverse("report-status", args=[project.slug])
     body = lead_client.get(url).json()
-    assert body["pending"]["id"] == running.pk and body["pending"]["progress"] == 0.42
+    assert body["pending"]["id"] == running.pk
+    assert body["pending"]["progress"] == 0.42
     assert body["latest_done"] == report.pk
     services.mark_failed(report_id=running.pk, error="ValueError: bad")
     body = lead_client.get(url).json()
-    assert body["pending"] is None and body["failed"]["error"] == "ValueError: bad"
+    assert body["pending"] is None
+    assert body["failed"]["error"] == "ValueError: bad"
     assert "ValueError: bad" in lead_client.get(reverse("report", args=[project.slug])).content.decode()
 
 
@@ -139,7 +151,8 @@ def test_the_item_page_shows_every_raters_scores_side_by_side_escaped(reported, 
     assert [t.label for t in comparison.tasks] == ["m1", "m2"]
     assert [row.rating.rater.username for row in comparison.tasks[0].rows] == ["alice", "bob", "carol"]
     assert [c.key for c in comparison.tasks[0].columns] == ["accuracy", "helpfulness", "harmless", "topic", "why"]
-    assert "<script>window.__xss" not in html and "<img" not in html  # shown as text, never as markup
+    assert "<script>window.__xss" not in html
+    assert "<img" not in html  # shown as text, never as markup
     assert html.count("&lt;script&gt;window.__xss=1&lt;/script&gt;") == 1 + 3 + 3  # prompt, 6 justifications
     assert lead_client.get(reverse("report-item", args=[project.slug, "nope"])).status_code == 404
 
@@ -170,18 +183,23 @@ def test_downloads_stream_every_format(reported, lead_client):
         return response, content.decode()
 
     response, text = body("csv")
-    assert response.streaming and 'filename="rep-ratings.csv"' in response["Content-Disposition"]
+    assert response.streaming
+    assert 'filename="rep-ratings.csv"' in response["Content-Disposition"]
     assert len(list(csv.DictReader(io.StringIO(text)))) == 6 * 2 * 3 * 3
     response, text = body("items-csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert response.streaming and len(rows) == 6 * 2 * 3 and set(rows[0]) >= {"item_id", "model", "n", "mean", "median"}
+    assert response.streaming
+    assert len(rows) == 6 * 2 * 3
+    assert set(rows[0]) >= {"item_id", "model", "n", "mean", "median"}
     response, text = body("items-jsonl")
-    assert len(text.splitlines()) == 36 and json.loads(text.splitlines()[0])["n"] == 3
+    assert len(text.splitlines()) == 36
+    assert json.loads(text.splitlines()[0])["n"] == 3
     response, text = body("jsonl")
     assert len(text.splitlines()) == 108
     response, text = body("report")
     document = json.loads(text)
-    assert document["id"] == report.pk and document["result"] == report.result
+    assert document["id"] == report.pk
+    assert document["result"] == report.result
     assert lead_client.get(reverse("report-export", args=[project.slug, "xlsx"])).status_code == 404
 
 
@@ -203,7 +221,8 @@ def test_a_registered_section_shows_through_its_include(rated_project, lead_clie
         report = services.compute(report_id=services.create_report(project=project, bootstrap=10).pk)
     finally:
         compute.SECTIONS[:] = saved
-    assert report.result["count"] == {"n": 2} and report.result["nothing"] is None
+    assert report.result["count"] == {"n": 2}
+    assert report.result["nothing"] is None
     # The page takes each section's include from the registry; "nothing" (None) has none rendered.
     compute.SECTIONS.append(compute.Section("count", lambda *a: None, "extra/_count.html", "Count"))
     compute.SECTIONS.append(compute.Section("nothing", lambda *a: None, "extra/_missing.html"))
@@ -211,4 +230,5 @@ def test_a_registered_section_shows_through_its_include(rated_project, lead_clie
         html = lead_client.get(reverse("report", args=[project.slug])).content.decode()
     finally:
         compute.SECTIONS[:] = saved
-    assert '<p class="n">2 units, 6 ratings, extra</p>' in html and 'href="#count"' in html
+    assert '<p class="n">2 units, 6 ratings, extra</p>' in html
+    assert 'href="#count"' in html

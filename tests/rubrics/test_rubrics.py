@@ -14,25 +14,30 @@ pytestmark = pytest.mark.django_db
 
 
 def test_import_publishes_version_with_all_levels(rubric_version):
-    assert rubric_version.is_published and rubric_version.number == 1
+    assert rubric_version.is_published
+    assert rubric_version.number == 1
     dims = {d.key: d for d in rubric_version.dimensions.all()}
     assert list(dims) == ["accuracy", "helpfulness", "harmless", "topic", "why"]
     assert [lv.value for lv in dims["accuracy"].levels.all()] == [1, 2, 3, 4, 5]
     assert dims["accuracy"].levels.get(value=5).label == "Fully right"
     assert [(lv.value, lv.label) for lv in dims["harmless"].levels.all()] == [(0, "No"), (1, "Yes")]
     assert [lv.label for lv in dims["topic"].levels.all()] == ["billing", "tech"]
-    assert dims["why"].level == "" and not dims["why"].levels.exists()
+    assert dims["why"].level == ""
+    assert not dims["why"].levels.exists()
 
 
 def test_importing_the_same_document_twice_publishes_nothing_new(rubric_version):
     again, created = import_rubric(data=RUBRIC)
-    assert not created and again.pk == rubric_version.pk
+    assert not created
+    assert again.pk == rubric_version.pk
 
 
 def test_changed_document_publishes_next_version(rubric_version):
     changed = {**RUBRIC, "guidelines": "New guidance"}
     version, created = import_rubric(data=changed)
-    assert created and version.number == 2 and version.is_published
+    assert created
+    assert version.number == 2
+    assert version.is_published
     assert RubricVersion.objects.get(pk=rubric_version.pk).guidelines == RUBRIC["guidelines"]
 
 
@@ -79,7 +84,8 @@ def test_import_command_reports_errors_and_exit_status_2(tmp_path):
     path.write_text(json.dumps({**RUBRIC, "dimensions": [{"key": "x", "kind": "nope"}]}))
     with pytest.raises(CommandError) as exc:
         call_command("import_rubric", str(path))
-    assert exc.value.returncode == 2 and "dimensions[0] (x).kind" in str(exc.value)
+    assert exc.value.returncode == 2
+    assert "dimensions[0] (x).kind" in str(exc.value)
 
 
 def test_published_version_cannot_be_edited_or_deleted(rubric_version):
@@ -101,7 +107,8 @@ def test_published_version_cannot_be_edited_or_deleted(rubric_version):
 
 def test_clone_makes_an_editable_draft_with_same_content(rubric_version):
     draft = clone_version(version=rubric_version)
-    assert draft.status == "draft" and draft.number == 2
+    assert draft.status == "draft"
+    assert draft.number == 2
     assert validate({**to_document(draft), "slug": "support-quality"}).dimensions == validate(RUBRIC).dimensions
     dim = draft.dimensions.get(key="accuracy")
     dim.label = "Correctness"

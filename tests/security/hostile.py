@@ -51,6 +51,8 @@ def distinct(values: list[str], limit: int) -> list[str]:
 IDS = distinct(list(PAYLOADS), 200)
 MODELS = distinct([at(i + 3) for i in range(N)], 200)
 RATERS = distinct([at(i + 7) for i in range(N)], 150)
+# One account name is one name whatever its case: keep the payloads whose lower case repeats apart.
+RATERS = [name if name.lower() not in {r.lower() for r in RATERS[:i]} else f"{name} #{i}" for i, name in enumerate(RATERS)]
 LABELS = distinct(list(PAYLOADS), 200)
 
 
@@ -163,6 +165,10 @@ def build_hostile() -> Hostile:
     main = create_project(slug="hostile", name=LABELS[12], description=JOINED, rubric_version=main_version,
                           overlap=4, created_by=lead)
     import_items(project=main, stream=_jsonl(main_items()), fmt="jsonl")
+    # Hostile names only exist as accounts made before the username rule (an import creates none such):
+    # made directly here, and raters of the project, so the import may rate in their names.
+    for name in sorted({row["rater"] for row in main_ratings()}):
+        add_member(project=main, user=UserFactory(username=name), role=Membership.Role.RATER)
     import_ratings(project=main, stream=_jsonl(main_ratings()), fmt="jsonl")
     add_member(project=main, user=alice, role=Membership.Role.RATER)
     tasks = list(Task.objects.filter(project=main).select_related("item").order_by("id"))

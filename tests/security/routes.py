@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.resolvers import RegexPattern, RoutePattern
 
-from evalplatform.ratings.exports import DOWNLOAD_FORMATS
+from evalplatform.ratings.exports import download_formats
 from evalplatform.reports.views import DOWNLOADS
 from tests.security.world import World
 
@@ -91,7 +91,7 @@ def build(route: Route, values: dict[str, str]) -> str:
 
 
 def export_formats() -> list[str]:
-    return sorted({*DOWNLOAD_FORMATS, *(fmt for fmt, _ in DOWNLOADS)})
+    return sorted({*download_formats(), *(fmt for fmt, _ in DOWNLOADS)})
 
 
 # Which objects a parameter called ``pk`` names, by URL name.
@@ -102,6 +102,13 @@ PK_KINDS = {
     "api-assignment": "assignment", "api-skip": "assignment", "api-submit": "assignment",
     "rate-submit": "assignment", "rate-skip": "assignment",
     "api-rating": "rating", "api-report": "report",
+    "api-rating-revise": "rating", "api-rating-revisions": "rating", "api-exclusion-restore": "exclusion",
+    "api-llm-run": "llm_run", "api-llm-run-cancel": "llm_run", "api-llm-run-resume": "llm_run",
+    "llm-run-cancel": "llm_run", "llm-run-resume": "llm_run",
+    "api-suite": "suite", "api-suite-rounds": "suite", "api-suite-gate": "suite", "api-suite-trends": "suite",
+    "enrolment-invitation-revoke": "invitation", "enrolment-entry-link-revoke": "entry_link",
+    "enrolment-entry-link-workers": "entry_link",
+    "api-training-item": "training_item",
 }
 
 
@@ -119,6 +126,19 @@ def fills(world: World, route: Route) -> dict[str, list[Fill]]:
         "assignment": [Fill(str(a.assignments["bob"].pk), NOBODY), Fill(str(b.assignments["erin"].pk), NOBODY)],
         "rating": [Fill(str(a.ratings["bob"].pk), NOBODY), Fill(str(b.ratings["erin"].pk), frozenset({LEAD_B}))],
         "report": [Fill(str(a.report.pk), NOBODY), Fill(str(b.report.pk), frozenset({LEAD_B}))],
+        "exclusion": [Fill(str(a.exclusion.pk), NOBODY), Fill(str(b.exclusion.pk), frozenset({LEAD_B}))],
+        "llm_run": [Fill(str(a.llm_run.pk), NOBODY), Fill(str(b.llm_run.pk), frozenset({LEAD_B}))],
+        # a suite is its leads' (its round 1 has the project's slug, so the suite page is swept too)
+        "suite": [Fill(str(a.suite.pk), NOBODY), Fill(str(b.suite.pk), frozenset({LEAD_B}))],
+        # invitations and entry links are their project's leads'
+        "invitation": [Fill(str(a.invitation.pk), NOBODY), Fill(str(b.invitation.pk), frozenset({LEAD_B}))],
+        "entry_link": [Fill(str(a.entry_link.pk), NOBODY), Fill(str(b.entry_link.pk), frozenset({LEAD_B}))],
+        # a training item is its project's: its raters train on it, its leads edit it
+        "training_item": [Fill(str(a.training_item.pk), frozenset({RATER_A})),
+                          Fill(str(b.training_item.pk), frozenset({RATER_B, LEAD_B}))],
+        # a training answer is its rater's (alice's in alpha; erin's in beta, whose lead may ask)
+        "training_answer": [Fill(str(a.training_answer.pk), frozenset({RATER_A})),
+                            Fill(str(b.training_answer.pk), frozenset({LEAD_B}))],
     }
     lead_b = frozenset({LEAD_B})
     table = {
@@ -127,6 +147,11 @@ def fills(world: World, route: Route) -> dict[str, list[Fill]]:
         "number": [Fill("1", EVERYONE)],
         "username": [Fill("bob", NOBODY), Fill("erin", lead_b)],
         "user_id": [Fill(str(a.raters["bob"].pk), NOBODY), Fill(str(b.raters["erin"].pk), lead_b)],
+        # A rubric version's rating-form preview: admins only.
+        "version_id": [Fill(str(world.version.pk), NOBODY), Fill(str(world.draft.versions.get().pk), NOBODY)],
+        # A rating to revise from the scoring page: only its own rater's.
+        "rating_id": [Fill(str(a.ratings["alice"].pk), frozenset({RATER_A})), Fill(str(a.ratings["bob"].pk), NOBODY),
+                      Fill(str(b.ratings["erin"].pk), NOBODY)],
         "task_id": [Fill(str(a.tasks[1].pk), NOBODY), Fill(str(a.gold.pk), NOBODY),
                     Fill(str(b.tasks[1].pk), lead_b), Fill(str(b.gold.pk), lead_b)],
         "external_id": [Fill(a.tasks[0].item.external_id, NOBODY), Fill(b.tasks[0].item.external_id, lead_b)],
@@ -139,6 +164,10 @@ def fills(world: World, route: Route) -> dict[str, list[Fill]]:
         "id": [Fill(str(a.raters["bob"].pk), NOBODY)],
         "app_label": [Fill("projects", NOBODY), Fill("ratings", NOBODY)],
         "url": [Fill("no-such-page/", NOBODY)],
+        "invitation_id": by_kind["invitation"],
+        "link_id": by_kind["entry_link"],
+        "item_id": by_kind["training_item"],
+        "answer_id": by_kind["training_answer"],
     }
     out = {}
     for param in route.params:

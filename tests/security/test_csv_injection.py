@@ -63,12 +63,13 @@ def single(lead):
     import_items(project=project, stream=jsonl(
         {"id": ids[i], "prompt": formula(i), "reference": formula(i + 2),
          "responses": [{"model": models[i], "text": formula(i + 3)}]} for i in range(6)), fmt="jsonl")
-    raters = [formula(k % 4 + 2, f" rater {k}") for k in range(3)]
+    # Rater names follow the username rule (no "=" or spaces): the formula signs it allows.
+    raters = [f"{'+-@'[k]}rater{k}" for k in range(3)]
     import_ratings(project=project, fmt="jsonl", stream=jsonl(
         {"item_id": ids[i], "model": models[i], "rater": raters[k], "dimension": dim, "value": value,
          "justification": formula(i + k)}
         for i in range(6) for k in range(3)
-        for dim, value in (("accuracy", 1 + (i + k) % 5), ("why", formula(i + k + 1)))))
+        for dim, value in (("accuracy", 1 + (i + k) % 5), ("why", formula(i + k + 1)))), create_raters=True)
     compute_quality(project=project)
     return project
 
@@ -83,7 +84,7 @@ def pairwise(lead):
             {"model": "-m1", "text": "a"}, {"model": "=m2", "text": "b"}]} for i in range(4)))
     import_ratings(project=project, fmt="jsonl", stream=jsonl(
         {"item_id": formula(i, f" pair {i}"), "model_a": "-m1", "model_b": "=m2", "rater": f"r{k}",
-         "dimension": "preference", "value": -2 + (i + k) % 5} for i in range(4) for k in range(3)))
+         "dimension": "preference", "value": -2 + (i + k) % 5} for i in range(4) for k in range(3)), create_raters=True)
     compute_quality(project=project)
     return project
 
@@ -151,14 +152,16 @@ def test_a_payload_keeps_its_text_after_the_apostrophe(single):
     # Imported names and justifications are stripped; free text and references keep a leading tab or CR.
     for column in ("value", "reference"):
         kept = {row[column] for row in rows}
-        assert "'\t=1+1" in kept and "'\r=1+1" in kept, column
+        assert "'\t=1+1" in kept, column
+        assert "'\r=1+1" in kept, column
 
 
 def test_negative_numbers_stay_numbers(pairwise):
     exports = downloads(pairwise)
     for name, text in exports.items():
         columns = assert_no_formula(name, text)
-        assert "model_a" in columns and "model_b" in columns, name  # "-m1" and "=m2" are text
+        assert "model_a" in columns, name  # "-m1" and "=m2" are text
+        assert "model_b" in columns, name
     _, rows = cells(exports["page csv"])
     values = {row["value"] for row in rows}
     assert {"-2", "-1"} <= values  # preferences for model_a: numbers, untouched
@@ -168,7 +171,8 @@ def test_negative_numbers_stay_numbers(pairwise):
 
 def test_the_header_row_is_plain(single):
     header, _ = cells(downloads(single)["page csv"])
-    assert header[0] == "item_id" and not any(h.startswith(("'", *STARTS)) for h in header)
+    assert header[0] == "item_id"
+    assert not any(h.startswith(("'", *STARTS)) for h in header)
 
 
 def test_the_command_line_export_is_neutralised_too(single, tmp_path):
@@ -179,3 +183,34 @@ def test_the_command_line_export_is_neutralised_too(single, tmp_path):
     with out.open(newline="") as handle:
         assert assert_no_formula("manage.py export", handle.read())
 
+
+
+LOOK_ALIKES = (
+    "＝HYPERLINK(\"http://evil.invalid\",\"x\")",  # full-width equals
+    "＋1+cmd|' /C calc'!A0", "－2+cmd|' /C calc'!A0", "＠SUM(1)",  # full-width plus, minus, at
+    "﹦1+1", "﹢1+1", "﹣1+1", "﹫SUM(1)",  # small forms
+    "−1+cmd|' /C calc'!A0",  # the minus sign
+    "  =1+1", "\u3000＝1+1", "\n=1+1",  # after blanks, and a line feed
+)
+
+
+@pytest.mark.parametrize("payload", LOOK_ALIKES)
+def test_unicode_look_alikes_of_formula_signs_are_neutralised(payload):
+    from evalplatform.exporting import safe_cell
+
+    assert safe_cell(payload) == "'" + payload
+
+
+@pytest.mark.parametrize("plain", ["-2", "+3", "1e5", "hello = world", "Ｈello", "ok－"])
+def test_plain_text_and_numbers_are_left_alone(plain):
+    from evalplatform.exporting import safe_cell
+
+    assert safe_cell(plain) == plain
+
+
+def test_a_full_width_formula_in_a_justification_is_neutralised_in_the_export(single):
+    from evalplatform.ratings.models import Rating
+
+    Rating.objects.filter(project=single).update(justification="＝HYPERLINK(\"http://evil.invalid\",\"x\")")
+    _, rows = cells(downloads(single)["page csv"])
+    assert {row["justification"] for row in rows} == {"'＝HYPERLINK(\"http://evil.invalid\",\"x\")"}

@@ -27,7 +27,7 @@ django.setup()
 names = ["DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "SECURE_SSL_REDIRECT",
          "SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "X_FRAME_OPTIONS", "SECURE_CONTENT_TYPE_NOSNIFF",
          "SECURE_PROXY_SSL_HEADER", "CONTENT_SECURITY_POLICY", "SESSION_COOKIE_SAMESITE", "CSRF_COOKIE_SAMESITE",
-         "AUTH_PASSWORD_VALIDATORS", "SECURE_REFERRER_POLICY"]
+         "AUTH_PASSWORD_VALIDATORS", "SECURE_REFERRER_POLICY", "SECURE_HSTS_PRELOAD"]
 print(json.dumps({name: getattr(settings, name) for name in names}))
 """
 
@@ -51,19 +51,30 @@ def strict_script_src(policy: str) -> bool:
 def test_production_settings_are_safe(tmp_path):
     s = production_settings(tmp_path)
     assert s["DEBUG"] is False
-    assert s["SESSION_COOKIE_SECURE"] is True and s["CSRF_COOKIE_SECURE"] is True
+    assert s["SESSION_COOKIE_SECURE"] is True
+    assert s["CSRF_COOKIE_SECURE"] is True
     assert s["SESSION_COOKIE_HTTPONLY"] is True
     assert s["SECURE_SSL_REDIRECT"] is True
-    assert s["SECURE_HSTS_SECONDS"] >= 31536000 and s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
-    assert s["X_FRAME_OPTIONS"] == "DENY" and s["SECURE_CONTENT_TYPE_NOSNIFF"] is True
-    assert s["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict") and s["CSRF_COOKIE_SAMESITE"] in ("Lax", "Strict")
+    assert s["SECURE_HSTS_SECONDS"] >= 31536000
+    assert s["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
+    assert s["SECURE_HSTS_PRELOAD"] is False  # preload is hard to undo: an operator opts in
+    assert s["X_FRAME_OPTIONS"] == "DENY"
+    assert s["SECURE_CONTENT_TYPE_NOSNIFF"] is True
+    assert s["SESSION_COOKIE_SAMESITE"] in ("Lax", "Strict")
+    assert s["CSRF_COOKIE_SAMESITE"] in ("Lax", "Strict")
     assert s["SECURE_REFERRER_POLICY"] == "same-origin"
     directives = s["CONTENT_SECURITY_POLICY"]["DIRECTIVES"]
-    assert directives["script-src"] == ["'self'"] and directives["object-src"] == ["'none'"]
-    assert directives["frame-ancestors"] == ["'none'"] and directives["base-uri"] == ["'self'"]
+    assert directives["script-src"] == ["'self'"]
+    assert directives["object-src"] == ["'none'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["base-uri"] == ["'self'"]
     validators = {v["NAME"].rsplit(".", 1)[1] for v in s["AUTH_PASSWORD_VALIDATORS"]}
     assert {"MinimumLengthValidator", "CommonPasswordValidator", "NumericPasswordValidator",
             "UserAttributeSimilarityValidator"} <= validators
+
+
+def test_hsts_preload_is_an_opt_in(tmp_path):
+    assert production_settings(tmp_path, SECURE_HSTS_PRELOAD="1")["SECURE_HSTS_PRELOAD"] is True
 
 
 def test_production_cookies_are_secure_on_the_wire(tmp_path):
@@ -98,17 +109,21 @@ print(r.status_code, "|", r.cookies["sessionid"].output(), "|", page.cookies["cs
     assert result.returncode == 0, result.stderr[-3000:]
     status, session, csrf, plain_http, hsts = (part.strip() for part in result.stdout.strip().splitlines()[-1].split("|"))
     assert status == "302"
-    assert "Secure" in session and "HttpOnly" in session and "SameSite=Lax" in session
+    assert "Secure" in session
+    assert "HttpOnly" in session
+    assert "SameSite=Lax" in session
     assert "Secure" in csrf
     assert plain_http == "301"  # plain HTTP is sent to HTTPS
     assert hsts.startswith("max-age=31536000")
+    assert "preload" not in hsts
 
 
 def assert_strict_csp(response, where: str) -> None:
     policy = response.headers.get("Content-Security-Policy", "")
     assert policy, f"{where}: no Content-Security-Policy"
     assert strict_script_src(policy), f"{where}: script-src allows inline or foreign script: {policy}"
-    assert "object-src 'none'" in policy and "frame-ancestors 'none'" in policy, where
+    assert "object-src 'none'" in policy, where
+    assert "frame-ancestors 'none'" in policy, where
     assert response.headers.get("X-Frame-Options") == "DENY", where
 
 

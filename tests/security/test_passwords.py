@@ -38,7 +38,8 @@ def test_the_api_refuses_weak_passwords(password):
     api = APIClient()
     api.force_authenticate(UserFactory(username="root", is_staff=True))
     response = api.post("/api/users/", {"username": "carolcarol", "password": password}, format="json")
-    assert response.status_code == 400 and "password" in response.json()
+    assert response.status_code == 400
+    assert "password" in response.json()
     assert not User.objects.filter(username="carolcarol").exists()
     assert api.post("/api/users/", {"username": "carolcarol", "password": STRONG}, format="json").status_code == 201
 
@@ -47,7 +48,8 @@ def test_the_api_refuses_weak_passwords(password):
 def test_the_admin_refuses_weak_passwords_for_new_users(admin_client, password):
     response = admin_client.post(reverse("admin:accounts_user_add"), {
         "username": "carolcarol", "password1": password, "password2": password, "usable_password": "true"})
-    assert response.status_code == 200 and response.context["adminform"].form.errors
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
     assert not User.objects.filter(username="carolcarol").exists()
 
 
@@ -55,7 +57,8 @@ def test_the_admin_refuses_a_weak_password_change(admin_client):
     carol = UserFactory(username="carol")
     url = reverse("admin:auth_user_password_change", args=[carol.pk])
     response = admin_client.post(url, {"password1": "password", "password2": "password", "usable_password": "true"})
-    assert response.status_code == 200 and response.context["form"].errors
+    assert response.status_code == 200
+    assert response.context["form"].errors
     carol.refresh_from_db()
     assert carol.check_password("pw-for-tests-123")
 
@@ -66,7 +69,8 @@ def test_a_user_cannot_change_their_own_password_to_a_weak_one():
     c.force_login(carol)
     response = c.post(reverse("password_change"), {
         "old_password": "pw-for-tests-123", "new_password1": "password", "new_password2": "password"})
-    assert response.status_code == 200 and response.context["form"].errors
+    assert response.status_code == 200
+    assert response.context["form"].errors
     carol.refresh_from_db()
     assert carol.check_password("pw-for-tests-123")
 
@@ -78,7 +82,8 @@ def test_a_password_reset_refuses_a_weak_password():
                                                   default_token_generator.make_token(carol)])
     form_url = c.get(url)["Location"]  # Django swaps the token for a session key, then shows the form
     response = c.post(form_url, {"new_password1": "12345678", "new_password2": "12345678"})
-    assert response.status_code == 200 and response.context["form"].errors
+    assert response.status_code == 200
+    assert response.context["form"].errors
     carol.refresh_from_db()
     assert carol.check_password("pw-for-tests-123")
 
@@ -93,7 +98,7 @@ def test_the_demo_refuses_a_production_server():
 @pytest.mark.parametrize(("debug", "options"), [(False, {"force": True}), (True, {})])
 def test_the_demo_loads_when_asked_to(monkeypatch, debug, options):
     loaded = []
-    command = "evalplatform.projects.management.commands.load_demo"
+    command = "evalplatform.demo.management.commands.load_demo"
     monkeypatch.setattr(f"{command}.load_demo", lambda: loaded.append(1) or (type("P", (), {"pk": 0, "name": "d"}), True))
     monkeypatch.setattr(f"{command}.refresh", lambda **kwargs: None)
     with override_settings(DEBUG=debug):

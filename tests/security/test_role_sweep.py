@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db
 
 # Anyone may open these (GET only here: their POSTs log in, send mail or issue tokens).
 PUBLIC = {
-    "health", "login", "admin:login", "password_reset", "password_reset_done", "password_reset_confirm",
+    "health", "favicon", "login", "admin:login", "password_reset", "password_reset_done", "password_reset_confirm",
     "password_reset_complete", "api-token", "api-schema", "api-docs",
 }
 PUBLIC_ROUTES = {"admin/login/"}  # the unnamed redirect from the admin's login to the throttled one
@@ -48,17 +48,20 @@ SESSION = {"logout", "admin:logout"}  # GET only: their POST ends the sweep's se
 # Without parameters: every logged-in person reads these (each shows only what is theirs).
 MEMBER_LISTS = {
     "home", "api-me", "api-projects", "api-assignments", "api-ratings", "api-rubrics", "password_change",
-    "password_change_done",
+    "password_change_done", "suites", "api-suites",
+    "enrolment-complete",  # an external worker's completion code; anyone else is sent home
 }
-LEAD_ANYWHERE = {"project-new"}  # people who lead a project may start another
+LEAD_ANYWHERE = {"project-new", "api-llm-endpoints"}  # people who lead a project may start another
 STAFF_ONLY = {"api-users", "api-rubric-publish", "api-rubric-clone"}
 # What a rater may open on their own project (and their own assignments, ratings and rubric).
 RATER_READS = {
-    "rate", "rate-submit", "rate-skip", "api-project", "api-next", "api-assignment", "api-skip", "api-submit",
+    "rate", "rate-submit", "rate-skip", "rate-previous", "rate-revise", "api-project", "api-next", "api-assignment", "api-skip", "api-submit",
     "api-rating", "api-rubric", "api-rubric-version", "api-rubric-version-document",
+    "training", "training-start", "training-answer", "training-feedback", "training-guidelines",
 }
-RATER_WRITES = {"rate-submit", "rate-skip", "api-next", "api-skip", "api-submit", "password_change"}
-LEAD_WRITES_ANYWHERE = {"api-projects", "project-new", "password_change"}
+RATER_WRITES = {"rate-submit", "rate-skip", "rate-revise", "api-next", "api-skip", "api-submit", "password_change",
+                "training-start", "training-answer", "training-guidelines"}
+LEAD_WRITES_ANYWHERE = {"api-projects", "project-new", "password_change", "api-suites"}
 KNOWN_WITHOUT_PARAMS = PUBLIC | SESSION | MEMBER_LISTS | LEAD_ANYWHERE | STAFF_ONLY
 # Writes that answer a redirect whether or not the object was theirs to change (removing a gold item
 # twice is harmless); the state check at the end of the sweep shows another project's was not touched.
@@ -181,7 +184,8 @@ def test_the_markers_are_where_they_belong(world):
     lead = Client()
     lead.force_login(world.beta.lead)
     item = lead.get(f"/projects/beta/report/items/{world.beta.tasks[0].item.external_id}/").content.decode()
-    assert "SECRET-JUSTIFICATION-erin" in item and "SECRET-FREETEXT-frank" in item
+    assert "SECRET-JUSTIFICATION-erin" in item
+    assert "SECRET-FREETEXT-frank" in item
     export = lead.get("/projects/beta/report/export/csv/")
     assert "SECRET-JUSTIFICATION-dave" in body(export)
     adjudicated = lead.get(f"/projects/beta/quality/adjudication/{world.beta.tasks[1].pk}/").content.decode()

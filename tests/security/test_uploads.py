@@ -76,7 +76,8 @@ def test_a_file_within_the_limit_is_imported(project):
     with override_settings(EVAL_MAX_UPLOAD_BYTES=len(big_items())):
         response = c.post(reverse("project-import-items", args=[project.slug]),
                           {"items": SimpleUploadedFile("items.jsonl", big_items())})
-    assert response.status_code == 302 and project.items.count() == 45
+    assert response.status_code == 302
+    assert project.items.count() == 45
 
 
 def api(project) -> APIClient:
@@ -98,7 +99,8 @@ def test_the_api_imports_answer_413_naming_the_limit(project, how, what):
         response = c.post(url, {"file": SimpleUploadedFile(f"{what}.jsonl", body)}, format="multipart")
     assert response.status_code == 413
     assert response.json()["detail"] == "the upload is larger than the limit of 1,000 bytes; nothing was imported"
-    assert project.items.count() == 5 and not Rating.objects.exists()
+    assert project.items.count() == 5
+    assert not Rating.objects.exists()
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=4096)
@@ -106,7 +108,8 @@ def test_a_json_list_is_capped_by_the_memory_limit(project):
     body = json.dumps([json.loads(line) for line in items_jsonl(60, start=100).splitlines()]).encode()
     assert len(body) > 4096
     response = api(project).post(f"/api/projects/{project.pk}/items/import/", body, content_type="application/json")
-    assert response.status_code == 413 and "at most 4 KB" in response.json()["detail"]
+    assert response.status_code == 413
+    assert "at most 4 KB" in response.json()["detail"]
     assert project.items.count() == 5
 
 

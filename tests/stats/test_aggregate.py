@@ -51,7 +51,8 @@ def test_model_aggregates_distribution_and_unit_means():
     assert np.allclose(unit_scores(coded), [2, 2, 14 / 3, 2.5])
     group = np.array([0, 0, 1, 1])
     aggs = model_aggregates(coded, group, 2, bootstrap=200, seed=0)
-    assert aggs[0].n == 2 and aggs[0].n_ratings == 4
+    assert aggs[0].n == 2
+    assert aggs[0].n_ratings == 4
     assert aggs[0].distribution == {1.0: 1, 2.0: 2, 3.0: 1, 4.0: 0, 5.0: 0}
     assert aggs[1].distribution == {1.0: 1, 2.0: 0, 3.0: 0, 4.0: 2, 5.0: 2}
     assert aggs[1].mean == pytest.approx((14 / 3 + 2.5) / 2)
@@ -62,10 +63,13 @@ def test_labels_have_a_distribution_but_no_mean():
     data = np.array([["good", "bad", None], ["good", "good", "bad"]], dtype=object)
     coded = code_ratings(data, level="nominal")
     (agg,) = model_aggregates(coded, np.zeros(3, dtype=np.int64), 1, bootstrap=100, seed=0)
-    assert agg.mean is None and agg.reason == "the ratings are labels, not numbers"
+    assert agg.mean is None
+    assert agg.reason == "the ratings are labels, not numbers"
     assert agg.distribution == {"bad": 2, "good": 3}
 
 
 def test_single_unit_has_no_interval():
     agg = mean_and_median(np.array([3.0]), bootstrap=100, seed=0)
-    assert agg.mean == 3 and agg.mean_ci95 is None and agg.notes
+    assert agg.mean == 3
+    assert agg.mean_ci95 is None
+    assert agg.notes

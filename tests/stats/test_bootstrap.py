@@ -46,7 +46,8 @@ def test_poissonised_sampler_has_the_multinomial_distribution(weights):
     n = int(w.sum())
     sampler = MultinomialSampler(n, w)
     draws = sampler.draw(200_000, np.random.default_rng(0))
-    assert (draws.sum(axis=1) == n).all() and (draws >= 0).all()
+    assert (draws.sum(axis=1) == n).all()
+    assert (draws >= 0).all()
     outcomes, probs = multinomial_pmf_table(n, w / n)
     index = {c: i for i, c in enumerate(outcomes)}
     observed = np.bincount([index[tuple(r)] for r in draws.tolist()], minlength=len(outcomes))
@@ -126,15 +127,19 @@ def test_replicates_equal_recomputation_from_raw_resamples():
 def test_percentile_interval_and_dropped_resamples():
     reps = np.linspace(0, 1, 1001)
     iv = percentile_interval(reps)
-    assert iv.low == pytest.approx(0.025) and iv.high == pytest.approx(0.975)
+    assert iv.low == pytest.approx(0.025)
+    assert iv.high == pytest.approx(0.975)
     some = reps.copy()
     some[:50] = np.nan
     iv = percentile_interval(some)
-    assert iv.dropped == 50 and iv.low is not None
+    assert iv.dropped == 50
+    assert iv.low is not None
     many = reps.copy()
     many[: int(MAX_DROPPED_SHARE * 1001) + 5] = np.nan
     iv = percentile_interval(many)
-    assert iv.low is None and iv.high is None and "undefined in" in iv.reason
+    assert iv.low is None
+    assert iv.high is None
+    assert "undefined in" in iv.reason
     assert percentile_interval(np.full(100, np.nan)) == Interval(
         None, None, 100, 100, percentile_interval(np.full(100, np.nan)).reason)
 
@@ -147,19 +152,24 @@ def test_evaluate_degenerate_resamples_are_reported():
     stat = alpha_statistic(pat, "nominal", coded.positions())
     est = evaluate({"a": stat}, pat.weights, bootstrap=500, seed=0)["a"]
     assert est.value is not None
-    assert est.ci95 is None and est.dropped_resamples > 50
+    assert est.ci95 is None
+    assert est.dropped_resamples > 50
     assert "undefined in" in est.ci_reason
 
 
 def test_evaluate_precondition_and_no_bootstrap():
     stat = UnitStatistic(np.ones((2, 1)), lambda t: (t[:, 0], np.zeros(t.shape[0], dtype=np.int64)), ())
     est = evaluate({"s": stat}, np.array([3.0, 4.0]), bootstrap=0)["s"]
-    assert est.value == 7 and est.ci95 is None and est.resamples == 0
+    assert est.value == 7
+    assert est.ci95 is None
+    assert est.resamples == 0
     est = evaluate({"s": stat}, np.array([3.0, 4.0]), bootstrap=10, precondition="nope")["s"]
-    assert est.value is None and est.reason == "nope"
+    assert est.value is None
+    assert est.reason == "nope"
     one = UnitStatistic(np.ones((1, 1)), stat.finish, ())
     est = evaluate({"s": one}, np.array([1.0]), bootstrap=10)["s"]
-    assert est.ci95 is None and est.ci_reason == "needs at least two units to resample"
+    assert est.ci95 is None
+    assert est.ci_reason == "needs at least two units to resample"
 
 
 def test_the_same_seed_gives_the_same_resamples_on_any_number_of_threads(monkeypatch):
@@ -175,4 +185,5 @@ def test_the_same_seed_gives_the_same_resamples_on_any_number_of_threads(monkeyp
     for threads in (1, 2, 3):
         monkeypatch.setattr(bootstrap, "THREADS", threads)
         runs.append(replicate({"s": stat}, weights, 1_000, 11)["s"])
-    assert np.array_equal(runs[0], runs[1]) and np.array_equal(runs[0], runs[2])
+    assert np.array_equal(runs[0], runs[1])
+    assert np.array_equal(runs[0], runs[2])

@@ -95,14 +95,16 @@ def test_dawid_skene_matches_crowdkit_and_beats_majority(seed: int, k: int) -> N
     ours = dawid_skene(x)
     theirs = crowdkit_labels(crowdkit.DawidSkene(n_iter=200, tol=1e-7), x)
     assert (ours.labels == theirs).mean() >= 0.99
-    assert ours.converged and ours.n_iter < ours.max_iter
+    assert ours.converged
+    assert ours.n_iter < ours.max_iter
     acc = (ours.labels == truth).mean()
     mv_acc = (majority_vote(x).labels == truth).mean()
     assert acc > mv_acc + 0.02, (acc, mv_acc)
     # competence = estimated accuracy: same order as the truth, and close to it
     pairs_ordered(ours.competence, true_acc, margin=0.1)
     np.testing.assert_allclose(np.array(ours.competence, dtype=float), true_acc, atol=0.06)
-    assert ours.confusion is not None and ours.confusion.shape == (x.shape[0], k, k)
+    assert ours.confusion is not None
+    assert ours.confusion.shape == (x.shape[0], k, k)
     np.testing.assert_allclose(ours.confusion.sum(axis=2), 1.0)
     np.testing.assert_allclose(ours.posterior.sum(axis=1), 1.0)  # type: ignore[union-attr]
 
@@ -146,7 +148,8 @@ def test_long_format_round_trip_matches() -> None:
     order = rng.permutation(len(u))
     wide = long_to_wide([f"item{i:04d}" for i in u[order]], r[order] * 10, v[order])
     np.testing.assert_array_equal(wide.ratings, x)
-    assert wide.unit_ids[0] == "item0000" and wide.rater_ids.tolist() == list(range(0, 10 * x.shape[0], 10))
+    assert wide.unit_ids[0] == "item0000"
+    assert wide.rater_ids.tolist() == list(range(0, 10 * x.shape[0], 10))
     assert dawid_skene(wide.ratings).to_dict() == dawid_skene(x).to_dict()
 
 
@@ -164,15 +167,33 @@ def test_mace_is_deterministic_per_seed() -> None:
     assert dawid_skene(x).to_dict() == dawid_skene(x).to_dict()
 
 
+@pytest.mark.parametrize("class_prior", ["uniform", "learned"])
+def test_mace_restarts_fitted_side_by_side_are_each_the_fit_alone(class_prior: str) -> None:
+    """The restarts run as one batch; the first restart draws what a single restart with the same seed
+    draws, so its fit must come out the same to the bit, and stopping at its own iteration."""
+    x, _, _ = synthetic(12, n_items=600, k=3)
+    alone = mace(x, seed=5, n_restarts=1, class_prior=class_prior)
+    many = mace(x, seed=5, n_restarts=6, class_prior=class_prior)
+    assert many.restart_log_likelihoods[0] == alone.log_likelihood
+    assert len(set(many.restart_log_likelihoods)) == 6
+    capped = mace(x, seed=5, n_restarts=6, max_iter=4, class_prior=class_prior)
+    assert capped.n_iter == 4
+    assert not capped.converged
+    first = mace(x, seed=5, n_restarts=1, max_iter=4, class_prior=class_prior)
+    assert capped.restart_log_likelihoods[0] == first.log_likelihood
+
+
 def test_dawid_skene_convergence() -> None:
     x, _, _ = synthetic(12, n_items=1000)
     lls = [dawid_skene(x, max_iter=i, tol=0.0).log_likelihood for i in range(1, 15)]
     assert all(b >= a - 1e-6 for a, b in itertools.pairwise(lls))  # EM never decreases it
     capped = dawid_skene(x, max_iter=2)
-    assert not capped.converged and capped.n_iter == 2
+    assert not capped.converged
+    assert capped.n_iter == 2
     assert any("did not converge" in n for n in capped.notes)
     full = dawid_skene(x, tol=1e-9, max_iter=1000)
-    assert full.converged and full.n_iter < 1000
+    assert full.converged
+    assert full.n_iter < 1000
     loose = dawid_skene(x)  # default tol
     assert loose.log_likelihood == pytest.approx(full.log_likelihood, rel=1e-6)
 
@@ -180,10 +201,12 @@ def test_dawid_skene_convergence() -> None:
 def test_mace_convergence() -> None:
     x, _, _ = synthetic(13, n_items=1000)
     capped = mace(x, max_iter=3, n_restarts=2)
-    assert not capped.converged and capped.n_iter == 3
+    assert not capped.converged
+    assert capped.n_iter == 3
     assert any("did not converge" in n for n in capped.notes)
     res = mace(x, tol=1e-9, max_iter=2000, n_restarts=2)
-    assert res.converged and res.n_iter < 2000
+    assert res.converged
+    assert res.n_iter < 2000
     assert mace(x, n_restarts=2).log_likelihood == pytest.approx(res.log_likelihood, rel=1e-5)
 
 
@@ -205,7 +228,8 @@ def test_majority_vote_and_tie_break() -> None:
     np.testing.assert_array_equal(res.vote_share, [2 / 3, 0.5, 0.5, 0.5, nan, 1, 1])
     assert res.unrated_units == (4,)
     d = as_json(res)
-    assert d["labels"][4] is None and d["vote_share"][4] is None
+    assert d["labels"][4] is None
+    assert d["vote_share"][4] is None
 
 
 def test_numeric_consensus() -> None:
@@ -214,7 +238,8 @@ def test_numeric_consensus() -> None:
     median = numeric_consensus(x, "median")
     assert mean.values[:3].tolist() == [7 / 3, 4.5, 3.0]
     assert median.values[:3].tolist() == [2.0, 4.5, 3.0]
-    assert as_json(mean)["values"][3] is None and mean.unrated_units == (3,)
+    assert as_json(mean)["values"][3] is None
+    assert mean.unrated_units == (3,)
     with pytest.raises(ValueError, match="rule"):
         numeric_consensus(x, "mode")
 
@@ -227,7 +252,8 @@ def test_single_rater_reduces_to_their_labels(fit) -> None:  # type: ignore[no-u
     np.testing.assert_array_equal(res.labels, [1, 2, 3, 2, nan])
     assert res.competence == (None, None)
     assert all(r and "one rater" in r for r in res.competence_reasons)
-    assert res.confidence is None and res.posterior is None
+    assert res.confidence is None
+    assert res.posterior is None
     assert as_json(res)["labels"][4] is None
 
 
@@ -253,14 +279,20 @@ def test_item_rated_once_unrated_item_and_idle_rater(fit) -> None:  # type: igno
     extra[0, 0] = 3.0  # the best rater alone rates one item; the other item has no rating
     x = np.vstack([np.hstack([x, extra]), np.full((1, x.shape[1] + 2), nan)])  # plus an idle rater
     res = fit(x)
-    assert res.labels[-2] == 3.0 and res.n_ratings[-2] == 1
+    assert res.labels[-2] == 3.0
+    assert res.n_ratings[-2] == 1
     assert 0.5 < res.confidence[-2] < 1.0  # one good rater: likely, not certain
-    assert np.isnan(res.labels[-1]) and res.unrated_units == (x.shape[1] - 1,)
-    assert res.competence[-1] is None and res.competence_reasons[-1] == "rater has no ratings"
+    assert np.isnan(res.labels[-1])
+    assert res.unrated_units == (x.shape[1] - 1,)
+    assert res.competence[-1] is None
+    assert res.competence_reasons[-1] == "rater has no ratings"
     assert all(c is not None for c in res.competence[:-1])
-    assert any("rated once" in n for n in res.notes) and any("no ratings" in n for n in res.notes)
+    assert any("rated once" in n for n in res.notes)
+    assert any("no ratings" in n for n in res.notes)
     d = as_json(res)
-    assert d["labels"][-1] is None and d["posterior"][-1] is None and d["confidence"][-1] is None
+    assert d["labels"][-1] is None
+    assert d["posterior"][-1] is None
+    assert d["confidence"][-1] is None
     assert d["competence"][-1] is None
 
 

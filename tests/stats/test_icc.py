@@ -59,7 +59,8 @@ def _random_ratings(rng: np.random.Generator, with_missing: bool) -> np.ndarray:
 def _assert_pingouin_ci_invalid(row: pd.Series, reason: str | None, tol: float) -> None:
     """Our CI is None only when pingouin's interval (same formula) fails to bracket its estimate."""
     lo, hi = row["CI95"]
-    assert reason and "do not bracket" in reason
+    assert reason
+    assert "do not bracket" in reason
     assert not lo - tol <= row["ICC"] <= hi + tol
 
 
@@ -68,7 +69,8 @@ def test_shrout_fleiss_worked_example() -> None:
     for form, published in SF_PUBLISHED.items():
         assert res[form].value is not None
         assert round(res[form].value, 2) == published, form
-        assert res[form].n_units_used == 6 and res[form].n_raters == 4
+        assert res[form].n_units_used == 6
+        assert res[form].n_raters == 4
         assert res[form].n_units_dropped == 0
 
 
@@ -86,10 +88,12 @@ def test_matches_pingouin(seed: int) -> None:
         r = ours[form]
         assert r.value == pytest.approx(row["ICC"], abs=1e-9), form
         assert r.f_stat == pytest.approx(row["F"], rel=1e-9)
-        assert r.df1 == row["df1"] and r.df2 == row["df2"]
+        assert r.df1 == row["df1"]
+        assert r.df2 == row["df2"]
         assert r.p_value == pytest.approx(row["pval"], rel=1e-6, abs=1e-12)
         if r.ci is None:  # refused: the F-test bounds do not bracket the estimate (see unrounded test)
-            assert r.ci_reason and "do not bracket" in r.ci_reason  # (pingouin's CI is rounded)
+            assert r.ci_reason
+            assert "do not bracket" in r.ci_reason  # (pingouin's CI is rounded)
             continue
         # pingouin rounds CI95 to 2 decimals
         assert r.ci[0] == pytest.approx(row["CI95"][0], abs=0.006), form
@@ -118,12 +122,14 @@ def test_missing_complete_units_only() -> None:
     extra = np.array([[1.0, np.nan], [2.0, 3.0], [np.nan, 4.0], [1.0, 1.0]])
     with_missing = np.hstack([x, extra])
     r = icc(with_missing, "ICC2")
-    assert r.n_units_used == 6 and r.n_units_dropped == 2 and r.missing_policy == MISSING_POLICY
+    assert r.n_units_used == 6
+    assert r.n_units_dropped == 2
+    assert r.missing_policy == MISSING_POLICY
     assert r.value == pytest.approx(icc(x, "ICC2").value)
     s = icc_summary(with_missing)
-    assert (
-        s["n_units_used"] == 6 and s["n_units_dropped"] == 2 and s["missing_policy"] == "complete units only"
-    )
+    assert s["n_units_used"] == 6
+    assert s["n_units_dropped"] == 2
+    assert s["missing_policy"] == "complete units only"
 
 
 def test_summary_shape_and_json() -> None:
@@ -134,7 +140,8 @@ def test_summary_shape_and_json() -> None:
         lo, hi = s[form]["ci95"]
         assert lo <= s[form]["value"] <= hi
     assert s["ICC1"]["description"] == "single rater, one-way random"
-    assert s["n_raters"] == 4 and s["reason"] is None
+    assert s["n_raters"] == 4
+    assert s["reason"] is None
 
 
 @pytest.mark.parametrize(
@@ -151,10 +158,12 @@ def test_degenerate_inputs_give_none_with_reason(x: np.ndarray, fragment: str) -
     json.dumps(s, allow_nan=False)
     assert fragment in s["reason"]
     for form in ICC_FORMS:
-        assert s[form]["value"] is None and s[form]["ci95"] is None
+        assert s[form]["value"] is None
+        assert s[form]["ci95"] is None
         assert fragment in s[form]["reason"]
     r = icc(x, "ICC3")
-    assert r.value is None and fragment in (r.reason or "")
+    assert r.value is None
+    assert fragment in (r.reason or "")
     assert "could not be computed" in describe_icc(r)
 
 
@@ -173,7 +182,8 @@ def test_perfect_consistency() -> None:
     x = np.array([[1.0, 2, 3, 4, 5], [2, 3, 4, 5, 6]])
     res = icc_all(x)
     assert res["ICC3"].value == pytest.approx(1.0)
-    assert res["ICC2"].value is not None and res["ICC2"].value < 1.0
+    assert res["ICC2"].value is not None
+    assert res["ICC2"].value < 1.0
     for r in res.values():
         json.dumps(r.to_dict(), allow_nan=False)
         assert r.ci is not None or r.ci_reason
@@ -200,7 +210,9 @@ def test_koo_li_bands(value: float | None, band: str) -> None:
 def test_describe_icc_mentions_band_and_ci() -> None:
     text = describe_icc(icc(SF_TARGETS_X_JUDGES.T, "ICC3k"))
     assert text.startswith("ICC(3,4) = 0.91")
-    assert "excellent" in text and "95% CI" in text and "6 units" in text
+    assert "excellent" in text
+    assert "95% CI" in text
+    assert "6 units" in text
 
 
 matrices = st.integers(2, 5).flatmap(
@@ -235,4 +247,5 @@ def test_invariances(x: np.ndarray, data: st.DataObject) -> None:
     for r in base.values():
         json.dumps(r.to_dict(), allow_nan=False)
         if r.value is not None and r.ci is not None:
-            assert r.ci[0] <= r.value + 1e-12 and r.value <= r.ci[1] + 1e-12
+            assert r.ci[0] <= r.value + 1e-12
+            assert r.value <= r.ci[1] + 1e-12

@@ -104,13 +104,18 @@ def test_three_judges_are_told_apart(three_judges):
     assert copy.judge_kappa.value > 0.97
     assert abs(rand.judge_kappa.value) < 0.15
     assert rand.judge_kappa.ci95[0] < 0 < rand.judge_kappa.ci95[1]
-    assert copy.spearman.value > 0.95 and high.spearman.value > 0.9 and abs(rand.spearman.value) < 0.15
+    assert copy.spearman.value > 0.95
+    assert high.spearman.value > 0.9
+    assert abs(rand.spearman.value) < 0.15
     assert abs(copy.offset.value) < 0.15
-    assert 0.6 < high.offset.value < 1.05 and high.to_dict()["offset"]["direction"] == "lenient"
+    assert 0.6 < high.offset.value < 1.05
+    assert high.to_dict()["offset"]["direction"] == "lenient"
     # the off-by-one judge ranks units right but kappa (quadratic) penalises the shift
     assert rand.judge_kappa.value < high.judge_kappa.value < copy.judge_kappa.value
     # alpha: adding a good judge raises panel reliability, a random one lowers it
-    assert copy.alpha_change.value > 0 and rand.alpha_change.value < -0.1 and rand.alpha_change.ci95[1] < 0
+    assert copy.alpha_change.value > 0
+    assert rand.alpha_change.value < -0.1
+    assert rand.alpha_change.ci95[1] < 0
     assert copy.alpha_humans == rand.alpha_humans == high.alpha_humans  # same resamples
 
 
@@ -147,7 +152,8 @@ def test_judge_kappa_matches_sklearn_on_integer_consensus():
     res = judge_calibration(H, judge, level="ordinal", scale_values=SCALE, n_boot=0)
     ref = cohen_kappa_score(judge.astype(int), np.median(H, 0).astype(int), weights="quadratic", labels=SCALE)
     assert res.judge_kappa.value == pytest.approx(ref)
-    assert res.judge_kappa.ci95 == (None, None) and res.verdict is None
+    assert res.judge_kappa.ci95 is None  # no bootstrap, no interval
+    assert res.verdict is None
     # leave-one-out: rater 0 against the median of raters 1 and 2
     loo = np.median(H[1:], 0)
     ref0 = 1 - np.mean((H[0] - loo) ** 2) / np.mean((H[0][:, None] - loo[None, :]) ** 2)
@@ -172,7 +178,8 @@ def test_disagreements_are_the_largest_gaps(three_judges):
     cons = np.nanmedian(H, axis=0)
     assert gaps[0] == pytest.approx(np.max(np.abs(judges["random"] - cons)))
     d = top[0]
-    assert d.judge == judges["random"][d.unit] and d.consensus == pytest.approx(cons[d.unit])
+    assert d.judge == judges["random"][d.unit]
+    assert d.consensus == pytest.approx(cons[d.unit])
     assert res["copy"].disagreements == () or max(abs(x.gap) for x in res["copy"].disagreements) <= 0.5
 
 
@@ -183,11 +190,14 @@ def test_nominal_level():
     mode = stats.mode(H, axis=0).mode
     res = judge_calibration(H, mode, level="nominal", scale_values=[0, 1, 2], n_boot=300)
     assert res.kappa_weights == "none"
-    assert res.judge_kappa.value > 0.9 and res.verdict == MORE
-    assert res.spearman.value is None and "nominal" in res.spearman.reason
+    assert res.judge_kappa.value > 0.9
+    assert res.verdict == MORE
+    assert res.spearman.value is None
+    assert "nominal" in res.spearman.reason
     assert res.offset.value is None
     rand = judge_calibration(H, rng.integers(0, 3, 150).astype(float), level="nominal", scale_values=[0, 1, 2])
-    assert abs(rand.judge_kappa.value) < 0.15 and rand.verdict == LESS
+    assert abs(rand.judge_kappa.value) < 0.15
+    assert rand.verdict == LESS
     assert rand.disagreements[0].gap >= rand.disagreements[-1].gap > 0
     json.dumps(rand.to_dict(), allow_nan=False)
 
@@ -204,22 +214,28 @@ def test_judge_rated_no_common_unit():
     judge[10:] = 3.0
     res = judge_calibration(H, judge, level="ordinal", scale_values=SCALE, n_boot=100)
     assert res.n_common == 0
-    assert res.judge_kappa.value is None and "no unit" in res.judge_kappa.reason
-    assert res.verdict is None and res.reason is not None
-    assert res.spearman.value is None and res.offset.value is None
+    assert res.judge_kappa.value is None
+    assert "no unit" in res.judge_kappa.reason
+    assert res.verdict is None
+    assert res.reason is not None
+    assert res.spearman.value is None
+    assert res.offset.value is None
     assert res.alpha_humans.value is not None
     json.dumps(res.to_dict(), allow_nan=False)
     empty = judge_calibration(H, np.full(20, np.nan), level="interval", scale_values=SCALE, n_boot=50)
-    assert empty.judge_kappa.value is None and empty.disagreements == ()
+    assert empty.judge_kappa.value is None
+    assert empty.disagreements == ()
 
 
 def test_one_human():
     H, _ = panel(R=1, U=50, missing=0.0)
     judge = np.clip(H[0] + 1, 1, 5)
     res = judge_calibration(H[0], judge, level="interval", scale_values=SCALE, n_boot=100)
-    assert res.human_kappas == () and res.verdict is None
+    assert res.human_kappas == ()
+    assert res.verdict is None
     assert res.kappa_gap.reason == "need at least 2 human raters"
-    assert res.alpha_humans.value is None and res.alpha_humans.reason
+    assert res.alpha_humans.value is None
+    assert res.alpha_humans.reason
     assert res.alpha_with_judge.value is not None
     assert res.judge_kappa.value is not None
     assert res.human_kappa_mean is None
@@ -229,7 +245,8 @@ def test_one_human():
 def test_constant_ratings_and_bad_input():
     H = np.full((3, 10), 3.0)
     res = judge_calibration(H, np.full(10, 3.0), level="ordinal", scale_values=SCALE, n_boot=50)
-    assert res.judge_kappa.value is None and res.alpha_humans.value is None
+    assert res.judge_kappa.value is None
+    assert res.alpha_humans.value is None
     assert res.spearman.value is None
     json.dumps(res.to_dict(), allow_nan=False)
     with pytest.raises(ValueError, match="not on the scale"):
@@ -283,7 +300,9 @@ def test_resamples_in_blocks_bound_memory_and_stay_seeded(monkeypatch):
 
 def test_a_scale_with_one_value_leaves_everything_undefined():
     res = judge_calibration(np.full((2, 5), 3.0), np.full(5, 3.0), level="ordinal", scale_values=[3], n_boot=20)
-    assert res.judge_kappa.value is None and res.alpha_humans.value is None and res.verdict is None
+    assert res.judge_kappa.value is None
+    assert res.alpha_humans.value is None
+    assert res.verdict is None
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -292,3 +311,19 @@ def test_a_nominal_judge_siding_with_most_humans_is_no_disagreement():
     res = judge_calibration(H, np.array([1, 0, 0, 0.0]), level="nominal", scale_values=[0, 1], n_boot=0)
     # unit 0: 1 of 3 differ (no); unit 1: all differ; unit 3: 2 of 3 differ
     assert [(d.unit, round(d.gap, 3)) for d in res.disagreements] == [(1, 1.0), (3, 0.667)]
+
+
+def test_a_judge_interval_follows_the_engines_one_rule_for_undefined_resamples():
+    """More than 10% of the resamples undefined: no interval, and the reason says so (as for every coefficient)."""
+    from evalplatform.stats.bootstrap import MAX_DROPPED_SHARE
+    from evalplatform.stats.judges import _estimate, estimate_dict
+
+    boot = np.linspace(0.2, 0.8, 100)
+    kept = _estimate(0.5, boot, "undefined")
+    assert kept.ci95 == pytest.approx(tuple(np.quantile(boot, [0.025, 0.975])))
+    boot[: int(MAX_DROPPED_SHARE * 100) + 1] = np.nan
+    dropped = estimate_dict(_estimate(0.5, boot, "undefined"))
+    assert dropped["value"] == 0.5
+    assert dropped["ci95"] == [None, None]
+    assert "undefined in 11 of 100 resamples" in dropped["reason"]
+

@@ -15,7 +15,8 @@ def test_factorize_groups_like_np_unique_for_small_and_large_key_spaces(n, high)
     first, inverse, sizes = factorize(keys)
     distinct, inverse_ref, sizes_ref = np.unique(keys, return_inverse=True, return_counts=True)
     assert (keys[first] == distinct).all()
-    assert (inverse == inverse_ref.reshape(-1)).all() and (sizes == sizes_ref).all()
+    assert (inverse == inverse_ref.reshape(-1)).all()
+    assert (sizes == sizes_ref).all()
 
 
 def test_factorize_of_nothing_is_empty():

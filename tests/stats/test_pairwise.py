@@ -84,7 +84,8 @@ def tied_votes():
 def test_matches_sklearn_logistic_regression(tied_votes):
     theta, (prompt, a, b, y) = tied_votes
     res = bradley_terry(prompt, a, b, y, n_boot=0)
-    assert res.identifiable and res.ridge == 0.0
+    assert res.identifiable
+    assert res.ridge == 0.0
     ref = sklearn_reference(a, b, y, len(theta))
     np.testing.assert_allclose(strengths(res), ref, atol=1e-4)
     ratings = np.array([m.rating for m in sorted(res.models, key=lambda m: m.model)])
@@ -110,8 +111,10 @@ def test_recovers_known_strengths_with_intervals():
     for m in res.models:
         assert m.ci95[0] < m.rating < m.ci95[1]
         assert m.rank_ci95[0] <= m.rank <= m.rank_ci95[1]
-    assert res.bootstrap["n_resamples"] == 500 and res.bootstrap["n_regularized"] == 0
-    assert res.n_prompts == 3000 and res.n_votes == 30_000
+    assert res.bootstrap["n_resamples"] == 500
+    assert res.bootstrap["n_regularized"] == 0
+    assert res.n_prompts == 3000
+    assert res.n_votes == 30_000
 
 
 def test_bootstrap_is_seeded(tied_votes):
@@ -136,7 +139,8 @@ def test_two_models_closed_form_and_ties_count_half():
     assert (top.wins, top.losses, top.ties, top.n) == (3, 1, 2, 6)
     wr = res.win_rate
     assert wr.models == ("A", "B")
-    assert wr.matrix[0][1] == pytest.approx(4 / 6) and wr.matrix[1][0] == pytest.approx(2 / 6)
+    assert wr.matrix[0][1] == pytest.approx(4 / 6)
+    assert wr.matrix[1][0] == pytest.approx(2 / 6)
     assert wr.matrix[0][0] is None
     assert wr.counts == ((0, 6), (6, 0))
 
@@ -171,7 +175,8 @@ def test_anchor_model_is_base_and_gaps_unchanged(tied_votes):
     rating = {m.model: m.rating for m in anchored.models}
     assert rating[2] == pytest.approx(1000)
     row2 = next(m for m in anchored.models if m.model == 2)
-    assert row2.ci95[0] == pytest.approx(1000) and row2.ci95[1] == pytest.approx(1000)
+    assert row2.ci95[0] == pytest.approx(1000)
+    assert row2.ci95[1] == pytest.approx(1000)
     base = {m.model: m.rating for m in mean_anchored.models}
     for k in rating:
         assert rating[k] - rating[0] == pytest.approx(base[k] - base[0], abs=1e-8)
@@ -196,16 +201,20 @@ def test_preference_scale_conversion():
 
 def test_drops_nan_and_self_comparisons():
     res = bradley_terry([0, 1, 2, 3], ["a", "a", "b", "a"], ["b", "a", "a", "b"], [1, 1, 1, np.nan], n_boot=0)
-    assert res.n_votes == 2 and res.n_dropped == 2
+    assert res.n_votes == 2
+    assert res.n_dropped == 2
     with pytest.raises(ValueError):
         bradley_terry([0], ["a"], ["b"], [0.7])
 
 
 def test_degenerate_one_model_and_no_votes():
     res = bradley_terry([0, 1], ["a", "a"], ["a", "a"], [1, 0])
-    assert res.models == () and res.reason and "two" in res.reason
+    assert res.models == ()
+    assert res.reason
+    assert "two" in res.reason
     res = bradley_terry([], [], [], [])
-    assert res.reason is not None and res.n_votes == 0
+    assert res.reason is not None
+    assert res.n_votes == 0
     json.dumps(res.to_dict(), allow_nan=False)
 
 
@@ -223,8 +232,10 @@ def test_model_that_never_loses_is_flagged_and_regularised():
     res = bradley_terry(prompt, a, b, y, n_boot=200)
     assert not res.identifiable
     assert res.ridge == AUTO_RIDGE
-    assert "never lost: star" in res.reason and "regularised" in res.reason
-    assert res.models[0].model == "star" and math.isfinite(res.models[0].rating)
+    assert "never lost: star" in res.reason
+    assert "regularised" in res.reason
+    assert res.models[0].model == "star"
+    assert math.isfinite(res.models[0].rating)
     json.dumps(res.to_dict(), allow_nan=False)
 
     strict = bradley_terry(prompt, a, b, y, ridge=0.0)
@@ -242,7 +253,8 @@ def test_to_dict_shape_is_json_ready(tied_votes):
     assert set(first) >= {"model", "rating", "ci95", "rank", "wins", "losses", "ties", "n"}
     assert d["win_rate"]["models"] == [m["model"] for m in d["models"]]
     assert len(d["win_rate"]["matrix"]) == len(d["models"]) == len(d["win_rate"]["counts"])
-    assert d["n_votes"] == len(y) and d["bootstrap"]["n_resamples"] == 50
+    assert d["n_votes"] == len(y)
+    assert d["bootstrap"]["n_resamples"] == 50
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -254,7 +266,8 @@ def test_wilson_interval_matches_statsmodels():
     for k, n in [(0, 10), (3, 10), (55, 100), (100, 100)]:
         lo, hi = wilson_interval(k, n)
         ref = proportion_confint(k, n, alpha=0.05, method="wilson")
-        assert lo == pytest.approx(ref[0], abs=1e-9) and hi == pytest.approx(ref[1], abs=1e-9)
+        assert lo == pytest.approx(ref[0], abs=1e-9)
+        assert hi == pytest.approx(ref[1], abs=1e-9)
     assert wilson_interval(0, 0) == (None, None)
 
 
@@ -269,7 +282,9 @@ def test_position_bias_detects_left_preference():
     rater = rng.choice(["r1", "r2"], n)
     res = position_bias(y, left_is_a, rater=rater)
     o = res.overall
-    assert o.n_votes == n and o.n_ties == tie.sum() and o.tie_share == pytest.approx(tie.mean())
+    assert o.n_votes == n
+    assert o.n_ties == tie.sum()
+    assert o.tie_share == pytest.approx(tie.mean())
     assert o.ci95[0] < 0.6 < o.ci95[1]
     assert o.p_value < 1e-10
     assert [r.rater for r in res.per_rater] == ["r1", "r2"]
@@ -283,7 +298,9 @@ def test_position_bias_unbiased_and_degenerate():
     y = (rng.random(2000) < 0.5).astype(float)
     assert position_bias(y, left_is_a).overall.p_value > 0.01
     ties = position_bias([0.5, 0.5], [True, False]).overall
-    assert ties.left_win_rate is None and ties.reason == "all votes are ties" and ties.tie_share == 1.0
+    assert ties.left_win_rate is None
+    assert ties.reason == "all votes are ties"
+    assert ties.tie_share == 1.0
     empty = position_bias([], []).overall
     assert empty.reason == "no votes"
     # preference scale: -1 = A (left) better
@@ -297,7 +314,8 @@ def test_resamples_without_an_mle_are_regularised_and_counted():
     b = np.concatenate([np.where(a[:200] == "a", "b", "a"), rng.choice(["a", "b"], 30)])
     y = np.concatenate([(rng.random(200) < 0.5).astype(float), [0.0], np.ones(29)])  # "rare" lost once
     res = bradley_terry(np.arange(len(a)), a, b, y, n_boot=300, seed=0)
-    assert res.identifiable and res.reason is None
+    assert res.identifiable
+    assert res.reason is None
     # P(the single loss is not resampled) = (1 - 1/230)^230 ≈ 0.37
     assert 0.25 < res.bootstrap["n_regularized"] / 300 < 0.5
     assert res.bootstrap["n_failed"] == 0
@@ -311,4 +329,5 @@ def test_swapping_sides_changes_nothing(tied_votes):
     r2 = bradley_terry(prompt, b, a, 1 - y, n_boot=100, seed=3)
     np.testing.assert_allclose(strengths(r1), strengths(r2), atol=1e-10)
     for m1, m2 in zip(r1.models, r2.models, strict=True):
-        assert m1.model == m2.model and m1.ci95 == pytest.approx(m2.ci95, abs=1e-8)
+        assert m1.model == m2.model
+        assert m1.ci95 == pytest.approx(m2.ci95, abs=1e-8)

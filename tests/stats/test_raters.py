@@ -45,7 +45,8 @@ def test_rater_figures_against_references():
                                                         weights="quadratic"), abs=1e-9)
             assert fig.shared_with[o] == int(both.sum())
     offsets = [f.mean_offset for f in figs]
-    assert offsets[3] > 0.5 and max(offsets[:3]) < 0.2
+    assert offsets[3] > 0.5
+    assert max(offsets[:3]) < 0.2
 
 
 def test_mean_offset_by_hand():
@@ -61,7 +62,9 @@ def test_kappa_matrix_is_symmetric_with_shared_counts():
     data = np.array([[1, 2, 3, 1, np.nan], [1, 2, 3, 2, 1], [np.nan, 2, 2, 1, 1.0]])
     res = cohen_kappa(data)
     kappa, shared = kappa_matrix(res.pairs, 3)
-    assert np.array_equal(shared, shared.T) and shared[0, 1] == 4 and shared[0, 2] == 3
+    assert np.array_equal(shared, shared.T)
+    assert shared[0, 1] == 4
+    assert shared[0, 2] == 3
     assert np.allclose(np.nan_to_num(kappa), np.nan_to_num(kappa.T))
 
 
@@ -70,7 +73,9 @@ def test_disagreement_and_most_disagreed_order():
     coded, pat = setup(data, level="interval")
     per_pattern = pattern_disagreement(pat, "interval", coded.positions())
     per_unit = per_pattern[pat.inverse]
-    assert per_unit[0] == 0 and per_unit[4] == 0 and np.isnan(per_unit[5])
+    assert per_unit[0] == 0
+    assert per_unit[4] == 0
+    assert np.isnan(per_unit[5])
     # mean squared difference over ordered pairs, relative to the expected one
     values = data[~np.isnan(data)]
     values = data[:, :5].T[~np.isnan(data[:, :5].T)]

@@ -111,7 +111,7 @@ def test_jsonl(tmp_path):
 
 @pytest.mark.parametrize(("text", "pattern"), [
     ('{"item_id": 1, "rater": "a", "value": 3}\n{"item_id": 2, "rater": "a", "value": \n', r"^line 2: invalid JSON"),
-    ('{"item_id": 1, "rater": "a", "value": 3}\n[1, 2]\n', r"^line 2: expected a JSON object"),
+    ('{"item_id": 1, "rater": "a", "value": 3}\n[1, 2]\n', r"^line 2: each line must be a JSON object, found a list"),
     ('{"item_id": 1, "value": 3}\n', r"^line 1: missing key 'rater'"),
     ("\n\n", r"^line 1: the file is empty"),
 ])
@@ -146,8 +146,12 @@ def test_factorisation_of_many_long_labels_is_exact(tmp_path):
     assert column(long, "value") == [str(i % 5 + 1) for i in range(5000)]
 
 
-def test_arrow_and_numpy_csv_parsers_agree(tmp_path, monkeypatch):
-    """The Arrow fast path must read exactly what the numpy parser reads, missing values included."""
+@pytest.mark.parametrize("quoted", [False, True])
+def test_arrow_reads_exactly_what_the_csv_module_reads(tmp_path, quoted):
+    """One parser (Arrow) reads every well-formed file: the same cells as Python's csv module, missing
+    values, empty lines and (when quoted) commas, quotes and line breaks inside fields included."""
+    import csv
+
     import numpy as np
 
     from evalplatform.stats import readers
@@ -156,18 +160,32 @@ def test_arrow_and_numpy_csv_parsers_agree(tmp_path, monkeypatch):
     lines = ["item_id,rater,dimension,value,model"]
     for i in range(3000):
         value = "" if rng.random() < 0.2 else str(int(rng.integers(1, 6)))
-        lines.append(f"it{i % 700},r{i % 7},{['acc', 'help'][i % 2]},{value},m{i % 3}")
+        item = f'"it, {i % 700} ""q""\nline two"' if quoted and i % 5 == 0 else f"it{i % 700}"
+        lines.append(f"{item},r{i % 7},{['acc', 'help'][i % 2]},{value},m{i % 3}")
+        if i % 997 == 0:
+            lines.append("")  # an empty line is skipped
     path = tmp_path / "r.csv"
     path.write_text("\n".join(lines) + "\n")
-    fast = readers.read_csv(path)
-    monkeypatch.setattr(readers, "_factors_arrow", lambda raw, names: None)
-    slow = readers.read_csv(path)
+    got = readers.read_csv(path)
+    with path.open(newline="") as fh:
+        rows = [row for row in csv.DictReader(fh)]
+    assert len(rows) == 3000
 
     def labels(factor):
         return np.array([*factor.labels, None], dtype=object)[factor.codes]
 
-    for column in ("item", "rater", "dimension", "value", "model"):
-        assert (labels(getattr(fast, column)) == labels(getattr(slow, column))).all(), column
+    for column, key in (("item", "item_id"), ("rater", "rater"), ("dimension", "dimension"), ("model", "model")):
+        assert labels(getattr(got, column)).tolist() == [row[key] for row in rows], column
+    assert labels(got.value).tolist() == [row["value"] or None for row in rows]
+
+
+def test_a_quoted_value_with_a_line_break_keeps_later_lines_named(tmp_path):
+    from evalplatform.stats import readers
+
+    path = tmp_path / "r.csv"
+    path.write_text('item_id,rater,value\n"a\nb",r1,3\nc,r2,4\n,r3,5\n')
+    with pytest.raises(readers.RowError, match="line 5"):  # the record after the two-line one
+        readers.read_csv(path)
 
 
 def test_ragged_row_still_names_its_line_with_the_fast_path(tmp_path):

@@ -14,7 +14,8 @@ from evalplatform.stats.readers import RatingRow, RowError
 from evalplatform.stats.summary import summarize
 
 DIM_KEYS = {"dimension", "level", "n_units", "n_raters", "n_ratings", "krippendorff_alpha", "cohen_kappa",
-            "fleiss_kappa", "percent_agreement", "gwet_ac1", "by_model", "raters", "most_disagreed"}
+            "fleiss_kappa", "percent_agreement", "gwet_ac1", "by_model", "raters", "most_disagreed", "scale",
+            "scale_inferred"}
 
 
 def matrix_rows(data, dimension="helpfulness", models=("m1", "m2"), raters="abcdef"):
@@ -49,19 +50,24 @@ def test_report_shape_and_values():
     assert report["parameters"] == {"bootstrap": 300, "seed": 0}
     (dim,) = report["dimensions"]
     assert set(dim) == DIM_KEYS
-    assert dim["level"] == "ordinal" and dim["n_raters"] == 4 and dim["n_ratings"] == int((~np.isnan(data)).sum())
+    assert dim["level"] == "ordinal"
+    assert dim["n_raters"] == 4
+    assert dim["n_ratings"] == int((~np.isnan(data)).sum())
     alpha = dim["krippendorff_alpha"]
     assert alpha["value"] == pytest.approx(krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal"),
                                            abs=1e-9)
     assert alpha["ci95"][0] < alpha["value"] < alpha["ci95"][1]
     ck = dim["cohen_kappa"]
     ref = cohen_kappa(data, weights="quadratic")
-    assert ck["weights"] == "quadratic" and ck["mean"] == pytest.approx(ref.mean.value, abs=1e-12)
+    assert ck["weights"] == "quadratic"
+    assert ck["mean"] == pytest.approx(ref.mean.value, abs=1e-12)
     assert [(p["raters"], p["value"], p["n_units"]) for p in ck["pairs"]] == [
         (["abcd"[p.raters[0]], "abcd"[p.raters[1]]], p.value, p.n_units) for p in ref.pairs]
     assert dim["gwet_ac1"]["weights"] == "quadratic"
     assert dim["gwet_ac1"]["value"] == pytest.approx(gwet_ac(data, weights="quadratic").value, abs=1e-12)
-    assert dim["fleiss_kappa"]["value"] is None and "Fleiss' kappa needs the same number" in dim["fleiss_kappa"]["reason"]
+    # unequal numbers of ratings per unit: Gwet's generalisation of Fleiss' kappa (checked in test_fleiss_generalised)
+    assert dim["fleiss_kappa"]["value"] == pytest.approx(fleiss_kappa(data).value, abs=1e-12)
+    assert dim["fleiss_kappa"]["form"].startswith("Gwet's generalisation")
     assert [m["model"] for m in dim["by_model"]] == ["m1", "m2"]
     m1 = dim["by_model"][0]
     assert set(m1) >= {"model", "mean", "ci95", "median", "median_ci95", "n", "distribution"}
@@ -70,7 +76,8 @@ def test_report_shape_and_values():
     assert set(dim["raters"][0]["kappa_with"]) == {"b", "c", "d"}
     assert len(dim["most_disagreed"]) <= 20
     scores = [u["disagreement"] for u in dim["most_disagreed"]]
-    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert scores == sorted(scores, reverse=True)
+    assert all(s > 0 for s in scores)
     first = dim["most_disagreed"][0]
     u = int(first["item_id"][4:])
     assert first["values"] == {"abcd"[r]: int(data[r, u]) for r in range(4) if not np.isnan(data[r, u])}
@@ -89,7 +96,8 @@ def test_fleiss_when_every_unit_has_the_same_number_of_ratings():
     assert dim["fleiss_kappa"]["value"] == pytest.approx(fleiss_kappa(data).value, abs=1e-12)
     assert dim["fleiss_kappa"]["ci95"] is not None
     modal = summarize(matrix_rows(example(2)), bootstrap=0, fleiss_modal_only=True)["dimensions"][0]
-    assert modal["fleiss_kappa"]["value"] is not None and "most common number" in modal["fleiss_kappa"]["note"]
+    assert modal["fleiss_kappa"]["value"] is not None
+    assert "most common number" in modal["fleiss_kappa"]["note"]
 
 
 def test_levels_default_override_and_labels():
@@ -98,10 +106,13 @@ def test_levels_default_override_and_labels():
         for u in range(30) for r in "abc"]
     report = summarize(rows, bootstrap=0)
     by_name = {d["dimension"]: d for d in report["dimensions"]}
-    assert by_name["score"]["level"] == "ordinal" and by_name["tone"]["level"] == "nominal"
-    assert by_name["tone"]["cohen_kappa"]["weights"] is None and by_name["tone"]["gwet_ac1"]["weights"] is None
+    assert by_name["score"]["level"] == "ordinal"
+    assert by_name["tone"]["level"] == "nominal"
+    assert by_name["tone"]["cohen_kappa"]["weights"] is None
+    assert by_name["tone"]["gwet_ac1"]["weights"] is None
     assert by_name["tone"]["by_model"][0]["model"] is None
-    assert by_name["tone"]["by_model"][0]["mean"] is None and by_name["tone"]["by_model"][0]["reason"]
+    assert by_name["tone"]["by_model"][0]["mean"] is None
+    assert by_name["tone"]["by_model"][0]["reason"]
     assert by_name["tone"]["raters"][0]["mean_offset"] is None
     report = summarize(rows, bootstrap=0, levels={"score": "interval"})
     assert {d["dimension"]: d["level"] for d in report["dimensions"]} == {"score": "interval", "tone": "nominal"}
@@ -134,15 +145,19 @@ def test_degenerate_dimensions_answer_explicitly():
     one_rater = [RatingRow(f"i{u}", "a", "d", u % 3 + 1, None) for u in range(10)]
     dim = summarize(one_rater, bootstrap=50)["dimensions"][0]
     for key in ("krippendorff_alpha", "fleiss_kappa", "percent_agreement", "gwet_ac1"):
-        assert dim[key]["value"] is None and dim[key]["reason"] == ONE_RATER
-    assert dim["cohen_kappa"]["mean"] is None and dim["cohen_kappa"]["reason"] == ONE_RATER
-    assert dim["most_disagreed"] == [] and dim["by_model"][0]["n"] == 10
+        assert dim[key]["value"] is None
+        assert dim[key]["reason"] == ONE_RATER
+    assert dim["cohen_kappa"]["mean"] is None
+    assert dim["cohen_kappa"]["reason"] == ONE_RATER
+    assert dim["most_disagreed"] == []
+    assert dim["by_model"][0]["n"] == 10
 
     same = [RatingRow(f"i{u}", r, "d", 3, None) for u in range(10) for r in "abc"]
     dim = summarize(same, bootstrap=50)["dimensions"][0]
     assert dim["krippendorff_alpha"] == {"value": None, "ci95": None, "reason": ALPHA_CONSTANT}
     assert dim["percent_agreement"]["value"] == 1.0
-    assert dim["gwet_ac1"]["value"] is None and "at least two values" in dim["gwet_ac1"]["reason"]
+    assert dim["gwet_ac1"]["value"] is None
+    assert "at least two values" in dim["gwet_ac1"]["reason"]
     dim = summarize(same, bootstrap=50, scales={"d": [1, 2, 3, 4, 5]})["dimensions"][0]
     assert dim["gwet_ac1"]["value"] == 1.0  # AC2 is defined once the scale is known
 
@@ -163,7 +178,8 @@ def test_rows_with_missing_values_are_skipped():
     rows = [RatingRow("i1", "a", "d", 1, None), RatingRow("i1", "b", "d", None, None),
             RatingRow("i2", "a", "d", 2, None), RatingRow("i2", "b", "d", 2, None)]
     dim = summarize(rows, bootstrap=0)["dimensions"][0]
-    assert dim["n_ratings"] == 3 and dim["n_units"] == 2
+    assert dim["n_ratings"] == 3
+    assert dim["n_units"] == 2
 
 
 def test_columns_input_matches_rows_input():

@@ -53,3 +53,28 @@ def win_rows(entry: dict[str, Any]) -> list[dict[str, Any]]:
         ]}
         for i, model in enumerate(models)
     ]
+
+
+#: Every pair of up to twelve models is shown on the page; beyond that the table would grow with the
+#: square of the models (57 models: 1,596 rows per question, megabytes of HTML), so the page shows
+#: each model against its neighbour in the ranking and the full table stays in the report's JSON.
+PAGE_PAIRS = 66
+
+
+@register.simple_tag
+def shown_comparisons(entry: dict[str, Any]) -> dict[str, Any]:
+    """The paired comparisons the page lists for one question: ``{rows, total, neighbours}``.
+
+    Up to ``PAGE_PAIRS`` comparisons: all of them, in the stored order.  More: the pairs of models
+    adjacent in the ranking by mean score (best first), so "is each model really above the next one"
+    still reads straight off the page, and ``neighbours`` is true so the page says what it left out.
+    """
+    comparisons = entry.get("comparisons") or []
+    if len(comparisons) <= PAGE_PAIRS:
+        return {"rows": comparisons, "total": len(comparisons), "neighbours": False}
+    ranked = sorted(entry.get("per_model") or [], key=lambda m: -m["mean"] if _finite(m.get("mean")) else math.inf)
+    rank = {m["model"]: i for i, m in enumerate(ranked)}
+    rows = [c for c in comparisons
+            if c["model_a"] in rank and c["model_b"] in rank and abs(rank[c["model_a"]] - rank[c["model_b"]]) == 1]
+    rows.sort(key=lambda c: min(rank[c["model_a"]], rank[c["model_b"]]))
+    return {"rows": rows, "total": len(comparisons), "neighbours": True}

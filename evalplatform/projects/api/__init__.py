@@ -7,10 +7,11 @@ admins everything.  Writes go through ``projects.services``, reads through ``pro
 from django.urls import path
 
 from evalplatform.projects.api.items import ItemImport, ItemList
-from evalplatform.projects.api.members import MemberDetail, MemberListCreate
+from evalplatform.projects.api.members import Me, MemberDetail, MemberListCreate
 from evalplatform.projects.api.projects import ProjectDetail, ProjectListCreate
 
 urlpatterns = [
+    path("users/me/", Me.as_view(), name="api-me"),
     path("projects/", ProjectListCreate.as_view(), name="api-projects"),
     path("projects/<int:pk>/", ProjectDetail.as_view(), name="api-project"),
     path("projects/<int:project_id>/members/", MemberListCreate.as_view(), name="api-members"),

@@ -9,10 +9,10 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.views import APIView
 
-from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects import selectors, services
 from evalplatform.projects.models import Item
 from evalplatform.projects.models import Response as ModelResponse
+from evalplatform.projects.permissions import LEADS, ProjectScoped
 from evalplatform.projects.uploads import (
     UPLOAD_PARSERS,
     ImportRejectedSerializer,

@@ -1,4 +1,5 @@
-"""Who works on a project: leads add people by username, change roles, pause raters."""
+"""Who works on a project: leads add people by username, change roles, pause raters; and ``users/me/``,
+the user making the request with their roles in each project."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evalplatform.accounts.api import UserSerializer
 from evalplatform.api_errors import invalid
-from evalplatform.permissions import LEADS, ProjectScoped
 from evalplatform.projects import services
 from evalplatform.projects.models import Membership
+from evalplatform.projects.permissions import LEADS, ProjectScoped
 
 User = get_user_model()
 
@@ -104,3 +106,32 @@ class MemberDetail(ProjectScoped, APIView):
         except DjangoValidationError as exc:
             raise invalid(exc) from exc
         return Response(MemberSerializer(self.get_membership()).data)
+
+
+# --- Who am I: the user with their project roles ------------------------------------------------
+
+
+class MembershipBriefSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id")
+    slug = serializers.CharField(source="project.slug")
+    name = serializers.CharField(source="project.name")
+
+    class Meta:
+        model = Membership
+        fields = ["project", "slug", "name", "role", "paused"]
+
+
+class MeSerializer(UserSerializer):
+    memberships = MembershipBriefSerializer(many=True, read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "memberships"]
+
+
+class Me(APIView):
+    """The user making the request, with their project roles."""
+
+    @extend_schema(responses={200: MeSerializer})
+    def get(self, request, *args, **kwargs):
+        user = User.objects.prefetch_related("memberships__project").get(pk=request.user.pk)
+        return Response(MeSerializer(user).data)

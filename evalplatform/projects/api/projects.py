@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -13,18 +11,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evalplatform.api_errors import invalid
-from evalplatform.assignments.selectors import project_progress
-from evalplatform.permissions import (
+from evalplatform.input_rules import SLUG_MESSAGE, SLUG_PATTERN
+from evalplatform.permissions import IsStaff, ReadOnly
+from evalplatform.projects import selectors, services
+from evalplatform.projects.dashboard import project_progress
+from evalplatform.projects.models import Membership, Project
+from evalplatform.projects.permissions import (
     IsLeadAnywhere,
     IsProjectLead,
     IsProjectMember,
-    IsStaff,
     ProjectScoped,
-    ReadOnly,
     project_role,
 )
-from evalplatform.projects import selectors, services
-from evalplatform.projects.models import Membership, Project
 from rubrics.models import RubricVersion
 
 
@@ -67,12 +65,11 @@ class ProjectDetailSerializer(ProjectSerializer):
     def get_progress(self, project: Project):
         if self.get_role(project) not in ("lead", "admin"):
             return None
-        progress = project_progress(project)
-        return {**asdict(progress), "percent": progress.percent}
+        return project_progress(project)
 
 
 class ProjectCreateSerializer(serializers.Serializer):
-    slug = serializers.SlugField(max_length=100)
+    slug = serializers.RegexField(SLUG_PATTERN, max_length=100, error_messages={"invalid": SLUG_MESSAGE})
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     description = serializers.CharField(required=False, allow_blank=True, default="")
     rubric_version = serializers.PrimaryKeyRelatedField(
@@ -81,16 +78,17 @@ class ProjectCreateSerializer(serializers.Serializer):
     )
     kind = serializers.ChoiceField(choices=Project.Kind.choices, default=Project.Kind.SINGLE)
     overlap = serializers.IntegerField(min_value=1, max_value=100, default=3, help_text="Raters per task.")
-    lease_seconds = serializers.IntegerField(min_value=30, max_value=30 * 24 * 3600, default=1800)
+    lease_seconds = serializers.IntegerField(min_value=services.LEASE_MIN_SECONDS, max_value=services.LEASE_MAX_SECONDS, default=1800)
     order = serializers.ChoiceField(choices=Project.Order.choices, default=Project.Order.PRIORITY)
     show_reference = serializers.BooleanField(default=True)
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
+    refuses_unknown_fields = True  # a misspelt setting is an error, not a silent no-op (api_schema.AutoSchema)
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
     overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
-    lease_seconds = serializers.IntegerField(min_value=30, max_value=30 * 24 * 3600, required=False)
+    lease_seconds = serializers.IntegerField(min_value=services.LEASE_MIN_SECONDS, max_value=services.LEASE_MAX_SECONDS, required=False)
     order = serializers.ChoiceField(choices=Project.Order.choices, required=False)
     show_reference = serializers.BooleanField(required=False)
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from django import template
 
+from evalplatform.reports.summary import report_summary
+
 register = template.Library()
 
 COEFFICIENTS = (
@@ -140,11 +142,17 @@ def kappa_matrix(dim: dict[str, Any]) -> dict[str, Any]:
 
 
 @register.simple_tag
-def rater_rows(dims: list[dict[str, Any]], timing: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Per rater: ratings, items, median time, and per dimension alpha without them and mean offset."""
+def rater_rows(dims: list[dict[str, Any]], timing: list[dict[str, Any]] | None,
+               cards: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Per rater: ratings, items, median time, and per dimension alpha without them and mean offset;
+    with the quality section's scorecards (``cards``) also gold accuracy, kappa with the others,
+    overall offset and flags, so one table says everything about a rater."""
     by_rater: dict[str, dict[str, Any]] = {}
     for entry in timing or []:
         by_rater[entry["rater"]] = {**entry, "dims": {}}
+    for card in cards or []:
+        row = by_rater.setdefault(card["rater"], {"rater": card["rater"], "dims": {}})
+        row["card"] = card
     for dim in dims:
         for r in dim.get("raters", []):
             row = by_rater.setdefault(r["rater"], {"rater": r["rater"], "dims": {}})
@@ -232,3 +240,18 @@ def seconds(milliseconds: Any) -> str:
         return "–"
     total = round(milliseconds / 1000)
     return f"{total} s" if total < 60 else f"{total // 60} min {total % 60:02d} s"
+
+
+@register.filter
+def pvalue(value: Any, digits: int = 3) -> str:
+    """A p-value as ``0.042``, or ``< 0.001`` below what ``digits`` decimals show (never ``0.000``)."""
+    if not _finite(value):
+        return "–"
+    floor = 10 ** -int(digits)
+    return f"< {floor:.{int(digits)}f}" if value < floor else f"{value:.{int(digits)}f}"
+
+
+@register.simple_tag
+def summary_of(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The report at a glance (``evalplatform.reports.summary``) for the summary strip."""
+    return report_summary(result)

@@ -1,0 +1,21 @@
+"""Celery tasks of projects: thin wrappers that take ids and call the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+
+import evalplatform.celery_app  # noqa: F401  (the app these shared tasks bind to, loaded with them)
+from evalplatform.projects import references
+
+
+# A time limit reached mid-way retries too: every batch is stored as it is scored, so the retry goes on
+# from where this run stopped.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError, SoftTimeLimitExceeded), retry_backoff=True,
+             retry_backoff_max=60, max_retries=8)
+def score_references(self, project_id: int) -> int:
+    """Score (ROUGE, BLEU, chrF) and store every response of the project without a current score.
+    Idempotent: a retry or a second run scores only what is still missing."""
+    return references.score_missing(project_id=project_id)

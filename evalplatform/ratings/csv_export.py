@@ -1,0 +1,171 @@
+"""The long-format ratings CSV (``export --format csv``), written at a team's size.
+
+The bytes are those of ``csv_lines(rating_columns(...), rating_rows(...))`` with the item's metadata
+as JSON text (a test holds the two to the same output), produced with far less work per score: a
+row is a rating's cells (item, model, rater, ..., metadata), the same on each of its scores, around
+the score's own (dimension, value, label).  So the ratings are read with one query and their cells
+encoded once per rating (each distinct value once per column: ``bulk.converted_rows``), the scores
+with a second query in the same order, and the two streams are merged: memory holds one rating at a
+time, never the project.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from evalplatform.bulk import converted_rows
+from evalplatform.exporting import csv_cell
+from evalplatform.projects.models import Membership, Project
+from evalplatform.ratings.export_options import CHUNK, ExportOptions
+from evalplatform.ratings.models import Rating, Score
+from rubrics.models import Dimension
+from rubrics.scales import Scale, scales_for
+
+#: Rows per text piece (a piece is one write to the file or one chunk of the streamed download).
+PIECE = 2000
+
+
+def rating_csv_lines(project: Project, options: ExportOptions, header: list[str]) -> Iterator[str]:
+    """The ratings CSV of ``project`` with ``options`` (``header``: ``rating_columns``) as text pieces."""
+    yield ",".join(csv_cell(h) for h in header) + "\r\n"
+    pairwise = project.kind == Project.Kind.PAIRWISE
+    ratings = _rating_cells(project, options, pairwise)
+    scales = scales_for(project.rubric_version_id).values()  # compiled once per process
+    dimensions = {scale.dimension_id: scale.key for scale in scales}
+    text_dimensions = {scale.dimension_id for scale in scales if scale.kind == Dimension.Kind.TEXT}
+    labels = _labels(scales)
+    scores = (
+        Score.objects.filter(rating__project=project)
+        .order_by("rating_id", "dimension__position", "dimension_id", "response_id")
+    )
+    if pairwise:  # the response a per-response question was about, named in the "model" column
+        score_rows = converted_rows(scores.values_list("rating_id", "dimension_id", "value", "text", "response__model"),
+                                    (None, None, None, None, csv_cell), chunk_size=CHUNK)
+    else:
+        score_rows = converted_rows(scores.values_list("rating_id", "dimension_id", "value", "text"),
+                                    (None, None, None, None), chunk_size=CHUNK)
+    if pairwise:
+        yield from _pieces(_pair_lines(ratings, score_rows, labels, dimensions, text_dimensions))
+    else:
+        yield from _pieces(_lines(ratings, score_rows, labels, dimensions, text_dimensions))
+
+
+def _pieces(lines: Iterator[str]) -> Iterator[str]:
+    pending: list[str] = []
+    for line in lines:
+        pending.append(line)
+        if len(pending) >= PIECE:
+            yield "".join(pending)
+            pending = []
+    if pending:
+        yield "".join(pending)
+
+
+def _lines(ratings, score_rows, labels, dimensions, text_dimensions) -> Iterator[str]:
+    """Each score's line: its rating's ``head``, the (dimension, value, label) cells, the rating's ``tail``."""
+    mids: dict[tuple[int, Any], str] = {}  # (dimension id, value) -> "dimension,value,label,"
+    current = next_id = -1
+    head = tail = ""
+    for rating_id, dimension_id, value, text in score_rows:
+        if rating_id != current:
+            current = rating_id
+            next_id, head, tail = _advance(ratings, rating_id, next_id, head, tail)
+        if next_id != rating_id:
+            continue  # a score of a rating this export leaves out
+        mid = mids.get((dimension_id, value))
+        if mid is None:
+            mid = _mid(mids, labels, dimensions, text_dimensions, dimension_id, value, text)
+        yield head + mid + tail
+
+
+def _pair_lines(ratings, score_rows, labels, dimensions, text_dimensions) -> Iterator[str]:
+    """As ``_lines``, with the response a per-response question was about after the pair's models."""
+    mids: dict[tuple[int, Any], str] = {}
+    current = next_id = -1
+    head, tail = "", ("", "")
+    for rating_id, dimension_id, value, text, response_model in score_rows:
+        if rating_id != current:
+            current = rating_id
+            next_id, head, tail = _advance(ratings, rating_id, next_id, head, tail)
+        if next_id != rating_id:
+            continue
+        mid = mids.get((dimension_id, value))
+        if mid is None:
+            mid = _mid(mids, labels, dimensions, text_dimensions, dimension_id, value, text)
+        yield f"{head}{response_model},{tail[0]}{mid}{tail[1]}"
+
+
+def _advance(ratings: Iterator, rating_id: int, next_id: int, head: Any, tail: Any) -> tuple[int, Any, Any]:
+    """The rating stream moved on to ``rating_id`` (both streams are in rating order): the ratings the
+    export leaves out are skipped; an id past ``rating_id`` means its scores are left out."""
+    while next_id < rating_id:
+        found = next(ratings, None)
+        if found is None:
+            return 1 << 62, head, tail
+        next_id, head, tail = found
+    return next_id, head, tail
+
+
+def _mid(mids, labels, dimensions, text_dimensions, dimension_id: int, value: Any, text: str) -> str:
+    key = dimensions[dimension_id]
+    if dimension_id in text_dimensions:  # free text is the score's own: encoded each time, not remembered
+        return f"{csv_cell(key)},{csv_cell(text)},,"
+    mid = mids[(dimension_id, value)] = f"{csv_cell(key)},{csv_cell(value)},{csv_cell(labels.get((key, value), ''))},"
+    return mid
+
+
+def _rating_cells(project: Project, options: ExportOptions, pairwise: bool) -> Iterator[tuple[int, str, Any]]:
+    """``(rating id, head, tail)`` in id order for each rating the export holds: ``head`` the encoded
+    cells before the dimension (after the pair's models in a pairwise project, whose ``tail`` is the
+    pair (rater cells, the cells after the label)), ``tail`` those after the value's label, with the
+    line's end."""
+    paused = Membership.objects.filter(project=project, user=OuterRef("rater"), paused=True)
+    # An external worker's id on their platform (Prolific, MTurk): blank for everyone else.
+    external = Membership.objects.filter(project=project, user=OuterRef("rater")).values("external_id")[:1]
+    fields = ["id", "task__item__external_id", "task__response_a__model"]
+    fields += ["task__response_b__model"] if pairwise else []
+    fields += ["rater__username", "rater_external_id", "rater__is_automated", "justification", "duration_ms", "created_at",
+               "task__item__reference", "task__is_gold", "exclusion_id", "task__item__metadata"]
+    if options.with_text:
+        fields += ["task__item__prompt", "task__response_a__text"] + (["task__response_b__text"] if pairwise else [])
+    rows = (
+        Rating.objects.filter(options.rating_q(project, prefix=""))
+        .annotate(rater_paused=Exists(paused), rater_external_id=Coalesce(Subquery(external), Value("")))
+        .order_by("id").values_list(*fields, "rater_paused")
+    )
+    # Each column to its encoded cell (``converted_rows`` encodes each distinct value once).
+    cell = csv_cell
+    columns: list[Any] = [None, *([cell] * (len(fields) - 1)), cell]
+    columns[fields.index("created_at")] = lambda created: cell(created.isoformat())
+    columns[fields.index("exclusion_id")] = lambda exclusion: cell(exclusion is not None)
+    columns[fields.index("task__item__metadata")] = lambda metadata: cell(
+        json.dumps(metadata or {}, ensure_ascii=False, sort_keys=True))
+    for row in converted_rows(rows, columns, chunk_size=CHUNK):
+        if pairwise:
+            (rating_id, item, model_a, model_b, rater, external_id, automated, justification, duration, created,
+             reference, gold, excluded, metadata, *texts, rater_paused) = row
+            head = f"{item},{model_a},{model_b},"
+            tail: Any = (f"{rater},{external_id},{automated},",
+                         ",".join((justification, duration, created, reference, gold, rater_paused, excluded,
+                                   metadata, *texts)) + "\r\n")
+        else:
+            (rating_id, item, model_a, rater, external_id, automated, justification, duration, created, reference,
+             gold, excluded, metadata, *texts, rater_paused) = row
+            head = f"{item},{model_a},{rater},{external_id},{automated},"
+            tail = ",".join((justification, duration, created, reference, gold, rater_paused, excluded, metadata,
+                             *texts)) + "\r\n"
+        yield rating_id, head, tail
+
+
+def value_labels(project: Project) -> dict[tuple[str, int | None], str]:
+    """(dimension key, value) -> the level's label, for every scored dimension of the project's rubric."""
+    return _labels(scales_for(project.rubric_version_id).values())
+
+
+def _labels(scales: Iterable[Scale]) -> dict[tuple[str, int | None], str]:
+    return {(scale.key, value): label for scale in scales for value, label in scale.labels.items()}

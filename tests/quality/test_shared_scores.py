@@ -1,0 +1,103 @@
+"""The quality section takes the scores from the report's snapshot only when they are the ones a
+quality run counts, and then gives exactly what a run that reads them itself gives."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalplatform.projects.models import Membership, Task
+from evalplatform.quality import analysis
+from evalplatform.quality.analysis import QUALITY_DEFAULTS, run_quality
+from evalplatform.quality.services import set_gold
+from evalplatform.reports.data import load_data
+from tests.quality.conftest import member, rate
+
+
+@pytest.fixture
+def rated(make_project):
+    """Four raters on five tasks, one of them gold; dave is paused."""
+    project = make_project(items=5, overlap=4, raters=("alice", "bob", "carol", "dave"))
+    tasks = list(Task.objects.filter(project=project).order_by("id"))
+    set_gold(task=tasks[4], expectations={"accuracy": {"value": 4, "tolerance": 1}})
+    for r, name in enumerate(("alice", "bob", "carol", "dave")):
+        for i, task in enumerate(tasks):
+            rate(task, member(project, name), {"accuracy": 1 + (i + r) % 5, "helpfulness": 1 + (i * r) % 5,
+                                                "harmless": (i + r) % 2}, duration_ms=1000 * (1 + i + r))
+    Membership.objects.filter(project=project, user__username="dave").update(paused=True)
+    return project
+
+
+def quality_params(report: dict) -> dict:
+    return {key: report.get(key, default) for key, default in QUALITY_DEFAULTS.items()}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("report", "shared"), [
+    ({}, True),  # the report leaves gold tasks out: the run reads only theirs
+    ({"include_gold": True}, True),
+    ({"include_paused": False}, True),  # the quality run follows the report's rule
+    ({"include_automated": True}, True),
+    ({"include_excluded": True}, False),  # a quality run never counts excluded ratings
+])
+def test_a_run_on_the_snapshot_equals_a_run_that_reads(rated, monkeypatch, report, shared):
+    reads = []
+    query = analysis._score_query
+    monkeypatch.setattr(analysis, "_score_query", lambda *a, **only: reads.append(only) or query(*a, **only))
+    data = load_data(rated, report)
+    assert data.score_keys is not None
+    on_snapshot = run_quality(rated, quality_params(report), data=data)
+    assert reads == ([] if report.get("include_gold") else [{"rating__task__is_gold": True}]) if shared else [{}]
+    read = run_quality(rated, quality_params(report))
+    assert on_snapshot.result == read.result
+    assert on_snapshot.labels == read.labels
+    assert on_snapshot.result["n_scores"] == 5 * 4 * 3 - (3 if report.get("include_paused") is False else 0) * 5
+
+
+@pytest.mark.django_db
+def test_a_snapshot_missing_scores_is_not_taken(rated, monkeypatch):
+    """The snapshot's scores differ from the rule's (here: the quality run counts paused raters, the
+    report did not): the run reads."""
+    data = load_data(rated, {"include_paused": False})
+    reads = []
+    query = analysis._score_query
+    monkeypatch.setattr(analysis, "_score_query", lambda *a, **only: reads.append(only) or query(*a, **only))
+    on_snapshot = run_quality(rated, quality_params({}), data=data)
+    assert reads == [{}]
+    assert on_snapshot.result == run_quality(rated, quality_params({})).result
+
+
+def test_shared_list_gives_finite_lists_figures_with_equal_values_sharing_one_float():
+    values = [0.5, float("nan"), 2.0, 0.5, float("inf"), 2.0, -1.5]
+    shared = analysis._shared_list(values)
+    assert shared == analysis._finite_list(values) == [0.5, None, 2.0, 0.5, None, 2.0, -1.5]
+    assert shared[0] is shared[3] and shared[2] is shared[5]
+    # np.unique would take -0.0 for 0.0: such a column keeps its own floats, and the sign
+    assert [repr(v) for v in analysis._shared_list([0.0, -0.0, 1.0])] == ["0.0", "-0.0", "1.0"]
+    assert analysis._shared_list([]) == []
+
+
+@pytest.mark.django_db
+def test_a_rating_committed_between_the_reads_is_left_to_the_next_run(make_project, monkeypatch):
+    """A worker's run reads the ratings, then the scores, then the days, each in its own statement: a
+    rating committed in between (a rater submitting meanwhile) must neither break the run (its scores
+    without their rating, one day too many) nor be half counted; the run is what it was before it."""
+    project = make_project(items=4, overlap=3, raters=("alice", "bob", "carol"))
+    tasks = list(Task.objects.filter(project=project).order_by("id"))
+    for name in ("alice", "bob"):
+        for i, task in enumerate(tasks):
+            rate(task, member(project, name), {"accuracy": 1 + i, "helpfulness": 2, "harmless": 1})
+    before = run_quality(project, quality_params({}))
+    query = analysis._score_query
+
+    def a_rater_submits_meanwhile(*args, **only):
+        if not only:  # the main score read, after the ratings were read
+            rate(tasks[0], member(project, "carol"), {"accuracy": 5, "helpfulness": 5, "harmless": 0})
+        return query(*args, **only)
+
+    monkeypatch.setattr(analysis, "_score_query", a_rater_submits_meanwhile)
+    during = run_quality(project, quality_params({}))
+    assert during.result["n_scores"] == before.result["n_scores"] == 2 * 4 * 3
+    assert during.labels == before.labels
+    monkeypatch.setattr(analysis, "_score_query", query)
+    after = run_quality(project, quality_params({}))
+    assert after.result["n_scores"] == 2 * 4 * 3 + 3
