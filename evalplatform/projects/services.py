@@ -23,7 +23,7 @@ from django.db.models.functions import Greatest
 from django.template.defaultfilters import pluralize
 from django.utils.text import slugify
 
-from evalplatform.bulk import insert_rows, reserve_ids
+from evalplatform.bulk import insert_rows, refresh_statistics, reserve_ids
 from evalplatform.projects.models import Item, Membership, Project, Response, Task
 from evalplatform.projects.records import ErrorList, column_range, read_records, sniff, whole_number
 from evalplatform.projects.references import schedule_scoring
@@ -274,6 +274,7 @@ def import_items(
         importer.flush()
         errors.raise_if_any()
         tasks = importer.create_tasks()
+        refresh_statistics(importer.responses_created + tasks, Item, Response, Task)
         if importer.with_reference:  # a worker scores the responses against the references, after commit
             schedule_scoring(project.pk)
         return ImportSummary(importer.items_created, importer.items_updated, importer.responses_created, tasks)

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from evalplatform.bulk import delete_ids, insert_rows, update_rows
+from evalplatform.bulk import delete_ids, insert_rows, refresh_statistics, update_rows
 from evalplatform.dispatch import enqueue
 from evalplatform.input_rules import column_range
 from evalplatform.projects.models import GOLD_CAPACITY, Project, Task
@@ -306,6 +306,7 @@ def _replace_labels(project: Project, labels: Sequence[Any]) -> None:
         update_rows(ConsensusLabel, LABEL_FIELDS[3:], ((pk, *given[i][3:]) for pk, i in changed))
     project_id = project.pk
     insert_rows(ConsensusLabel, ("project_id", *LABEL_FIELDS), ((project_id, *given[i]) for i in new))
+    refresh_statistics(len(new) + len(changed), ConsensusLabel)
 
 
 def request_quality_run(*, project: Project, parameters: dict[str, Any] | None = None) -> None:

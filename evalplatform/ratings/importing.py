@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from evalplatform.accounts.services import USERNAME_MAX, username_problem
 from evalplatform.assignments.models import Assignment
-from evalplatform.bulk import add_to_counts, db_value, insert_rows, reserve_ids
+from evalplatform.bulk import add_to_counts, db_value, insert_rows, refresh_statistics, reserve_ids
 from evalplatform.input_rules import JUSTIFICATION_MAX, text_problem
 from evalplatform.projects.models import Membership, Project, Task
 from evalplatform.projects.records import ErrorList, column_range, read_records, sniff, whole_number
@@ -212,6 +212,7 @@ def import_ratings(
         errors.raise_if_any()
         ratings = _write(project, pending, users, scales, automated)
         n_scores = sum(len(p.values) for p in pending.values())
+        refresh_statistics(n_scores, Score, Rating, *(() if automated else (Assignment, Task)))
         if ratings:
             note_ratings_changed(project_id=project.pk, count=ratings)
     return RatingsImportSummary(ratings, n_scores, created)
