@@ -15,9 +15,6 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
-
 from evalplatform.bulk import converted_rows
 from evalplatform.exporting import csv_cell
 from evalplatform.projects.models import Membership, Project
@@ -124,38 +121,37 @@ def _rating_cells(project: Project, options: ExportOptions, pairwise: bool) -> I
     cells before the dimension (after the pair's models in a pairwise project, whose ``tail`` is the
     pair (rater cells, the cells after the label)), ``tail`` those after the value's label, with the
     line's end."""
-    paused = Membership.objects.filter(project=project, user=OuterRef("rater"), paused=True)
-    # An external worker's id on their platform (Prolific, MTurk): blank for everyone else.
-    external = Membership.objects.filter(project=project, user=OuterRef("rater")).values("external_id")[:1]
+    # Each rater's membership (paused; an external worker's id on their platform, Prolific or MTurk,
+    # blank for everyone else) read once: as a subquery per rating PostgreSQL ran two lookups per row.
+    members = {user_id: (csv_cell(external_id), csv_cell(paused)) for user_id, external_id, paused in
+               Membership.objects.filter(project=project).values_list("user_id", "external_id", "paused")}
+    outsider = (csv_cell(""), csv_cell(False))  # a rater no longer a member (imported judges, for one)
     fields = ["id", "task__item__external_id", "task__response_a__model"]
     fields += ["task__response_b__model"] if pairwise else []
-    fields += ["rater__username", "rater_external_id", "rater__is_automated", "justification", "duration_ms", "created_at",
+    fields += ["rater__username", "rater_id", "rater__is_automated", "justification", "duration_ms", "created_at",
                "task__item__reference", "task__is_gold", "exclusion_id", "task__item__metadata"]
     if options.with_text:
         fields += ["task__item__prompt", "task__response_a__text"] + (["task__response_b__text"] if pairwise else [])
-    rows = (
-        Rating.objects.filter(options.rating_q(project, prefix=""))
-        .annotate(rater_paused=Exists(paused), rater_external_id=Coalesce(Subquery(external), Value("")))
-        .order_by("id").values_list(*fields, "rater_paused")
-    )
+    rows = Rating.objects.filter(options.rating_q(project, prefix="")).order_by("id").values_list(*fields)
     # Each column to its encoded cell (``converted_rows`` encodes each distinct value once).
     cell = csv_cell
-    columns: list[Any] = [None, *([cell] * (len(fields) - 1)), cell]
+    columns: list[Any] = [None, *([cell] * (len(fields) - 1))]
+    columns[fields.index("rater_id")] = lambda rater_id: members.get(rater_id, outsider)
     columns[fields.index("created_at")] = lambda created: cell(created.isoformat())
     columns[fields.index("exclusion_id")] = lambda exclusion: cell(exclusion is not None)
     columns[fields.index("task__item__metadata")] = lambda metadata: cell(
         json.dumps(metadata or {}, ensure_ascii=False, sort_keys=True))
     for row in converted_rows(rows, columns, chunk_size=CHUNK):
         if pairwise:
-            (rating_id, item, model_a, model_b, rater, external_id, automated, justification, duration, created,
-             reference, gold, excluded, metadata, *texts, rater_paused) = row
+            (rating_id, item, model_a, model_b, rater, (external_id, rater_paused), automated, justification, duration,
+             created, reference, gold, excluded, metadata, *texts) = row
             head = f"{item},{model_a},{model_b},"
             tail: Any = (f"{rater},{external_id},{automated},",
                          ",".join((justification, duration, created, reference, gold, rater_paused, excluded,
                                    metadata, *texts)) + "\r\n")
         else:
-            (rating_id, item, model_a, rater, external_id, automated, justification, duration, created, reference,
-             gold, excluded, metadata, *texts, rater_paused) = row
+            (rating_id, item, model_a, rater, (external_id, rater_paused), automated, justification, duration, created,
+             reference, gold, excluded, metadata, *texts) = row
             head = f"{item},{model_a},{rater},{external_id},{automated},"
             tail = ",".join((justification, duration, created, reference, gold, rater_paused, excluded, metadata,
                              *texts)) + "\r\n"
