@@ -14,7 +14,7 @@ from scipy import stats
 from evalplatform.projects.models import Item, Response
 from evalplatform.reports.data import DimensionData, RatingColumns, ReportData
 from evalplatform.reports.models import AgreementReport
-from evalplatform.reports.references import unit_means
+from evalplatform.reports.references import _rounded, unit_means
 from evalplatform.reports.services import compute, create_report
 from evalplatform.stats.aggregate import mean_and_median
 from tests.reports.conftest import rating_records
@@ -171,3 +171,15 @@ def test_the_reference_csv_holds_each_response_with_the_humans_means(rated_proje
         entry = stored[(row["item_id"], row["model"])]
         assert float(row["chrf"]) == entry["chrf"]
         assert float(row["human_accuracy"]) == entry["human"]["accuracy"]
+
+
+@pytest.mark.parametrize("values", [
+    np.random.default_rng(0).random(1000),  # all distinct
+    np.round(np.random.default_rng(1).random(1000) * 10) / 7,  # few distinct, as human means are
+    np.array([np.nan, 1.23456, np.nan, 0.0, -0.00001, 1.23456, np.inf, -np.inf]),  # gaps, a rounded -0.0
+    np.array([-0.0, 1.0]),  # a -0.0 given: np.unique would take it for 0.0
+    np.array([]),
+])
+def test_the_per_response_figures_are_rounded_as_one_by_one(values):
+    one_by_one = [None if v != v else round(v, 4) for v in values.tolist()]
+    assert [repr(v) for v in _rounded(values, {})] == [repr(v) for v in one_by_one]
