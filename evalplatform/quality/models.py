@@ -126,6 +126,9 @@ class QualitySnapshot(models.Model):
     parameters = models.JSONField(default=dict)
     result = models.JSONField(default=dict)
     computed_at = models.DateTimeField()
+    # A digest of the consensus labels stored with this run: the next run whose labels have the same
+    # digest (and count) leaves the rows alone instead of reading them all back to compare.
+    labels_digest = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"quality of {self.project_id} at seq {self.data_seq}"

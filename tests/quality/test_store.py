@@ -88,3 +88,25 @@ def test_update_and_delete_by_id(make_project):
         (None, True, 2), (0.75, False, 2)]
     with pytest.raises(ValueError, match="no updatable"):
         update_rows(ConsensusLabel, ("id",), [])
+
+
+def test_the_same_labels_again_are_not_read_back_and_a_lost_row_is_still_noticed(make_project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    project = make_project("same", items=3)
+    accuracy = Dimension.objects.get(version=project.rubric_version, key="accuracy")
+    tasks = list(Task.objects.filter(project=project).order_by("id"))
+    labels = [Label(t.pk, None, accuracy.pk, 3, 0.5, False, 3.0, 3.0, 3.0, 2 / 3, 3.0, 0.8, 3.0, 0.9) for t in tasks]
+    store_quality(project=project, data_seq=1, parameters={}, result={}, labels=labels)
+    table = ConsensusLabel._meta.db_table
+    with CaptureQueriesContext(connection) as queries:
+        store_quality(project=project, data_seq=2, parameters={}, result={}, labels=list(labels))
+    assert not [q for q in queries if table in q["sql"] and "COUNT" not in q["sql"].upper()]  # counted, not read
+    assert stored(project) == as_rows(labels)
+
+    ConsensusLabel.objects.filter(task=tasks[1]).delete()  # rows lost behind the store's back (a cascade)
+    with CaptureQueriesContext(connection) as queries:
+        store_quality(project=project, data_seq=3, parameters={}, result={}, labels=list(labels))
+    assert [q for q in queries if q["sql"].startswith('SELECT "id"') and table in q["sql"]]  # read back this time
+    assert stored(project) == as_rows(labels)
