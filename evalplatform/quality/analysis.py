@@ -22,8 +22,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.models import Case, DateField, IntegerField, Value, When
+from django.db.models import Case, DateField, Func, IntegerField, Value, When
 from django.db.models.functions import Cast, Coalesce
 
 from evalplatform.projects.models import Membership, Project
@@ -150,6 +149,23 @@ def _shared_scores(project: Project, rule: dict[str, Any], dim_ids: list[int],
     return rating, response, dim, value
 
 
+class _WeekOf(Func):
+    """The Monday of the week of a date, as ``date.toordinal()`` numbers it, computed by the database:
+    one integer per rating read with the rating, instead of a date object per rating in Python.
+    0001-01-01, ordinal 1, is a Monday, so a day's weekday is ``(ordinal - 1) % 7``.  The modulo is
+    written ``%%%%``: ``%%`` once the template is filled in, ``%`` once the driver has the parameters."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        day = "((%(expressions)s) - DATE '0001-01-01')"  # ordinal - 1
+        return self.as_sql(compiler, connection, template=f"({day} - ({day} %%%% 7) + 1)", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        day = "CAST(julianday(%(expressions)s) - 1721425.5 AS INTEGER)"  # julianday('0001-01-01') = 1721425.5
+        return self.as_sql(compiler, connection, template=f"({day} - ({day} %%%% 7) + 1)", **extra)
+
+
 def _rating_rows(project: Project, params: dict[str, Any], dim_ids: list[int],
                  data: ReportData | None = None) -> tuple[_Scores, np.ndarray]:
     """(scores, ratings) read straight into numpy (``reports.data.fetch_ints``), the scores taken from
@@ -164,8 +180,10 @@ def _rating_rows(project: Project, params: dict[str, Any], dim_ids: list[int],
     ratings = fetch_ints(
         chosen.annotate(_duration=Coalesce("duration_ms", Value(-1), output_field=IntegerField()),
                         _gold=Case(When(task__is_gold=True, then=Value(1)), default=Value(0),
-                                   output_field=IntegerField()))
-        .values_list("id", "_duration", "_gold", "task_id", "rater_id"), 5)
+                                   output_field=IntegerField()),
+                        # the day as the database gives it (UTC), as Cast(..., DateField()) reads it
+                        _week=_WeekOf(Cast("created_at", DateField())))
+        .values_list("id", "_duration", "_gold", "_week", "task_id", "rater_id"), 6)
     shared = _shared_scores(project, rule, dim_ids, data)
     if shared is not None:
         # the ratings are read after the snapshot: every snapshot score's rating must be among them
@@ -189,33 +207,8 @@ def _rating_rows(project: Project, params: dict[str, Any], dim_ids: list[int],
         del read
     rating, response, dim, value = shared
     at = np.searchsorted(ratings[:, 0], rating)  # every score's rating is among the ratings read
-    scores = _Scores(rating, ratings[at, 3], response, ratings[at, 4], dim, value)
-    ratings_ids = ratings[:, 0]
-    ratings = ratings[:, :3]
-    # The day each rating was made (UTC), as the database gives it: text on SQLite, a date on
-    # PostgreSQL; the few distinct days are read into the ordinal of their week's Monday.
-    # Read by id and matched to the ratings read above: ratings may have been committed (or excluded) in
-    # between, so this read need not hold the same rows.
-    sql, sql_params = (chosen.annotate(_day=Cast("created_at", DateField())).values_list("id", "_day")
-                       .query.sql_with_params())
-    with connection.cursor() as cursor:
-        cursor.execute(sql, sql_params)
-        day_of = dict(cursor.fetchall())
-    ids = ratings_ids.tolist()
-    missing = [i for i in ids if i not in day_of]
-    if missing:  # excluded since the ratings were read: their day, read by id
-        day_of.update(Rating.objects.filter(id__in=missing).annotate(_day=Cast("created_at", DateField()))
-                      .values_list("id", "_day"))
-    days = [day_of[i] for i in ids]
-    del day_of, ids
-    monday = {}
-    for day in set(days):
-        d = date.fromisoformat(day) if isinstance(day, str) else day
-        monday[day] = d.toordinal() - d.weekday()
-    weeks = np.fromiter((monday[day] for day in days), dtype=np.int64, count=len(days))
-    del days
-    ratings = np.column_stack([ratings, weeks]) if len(ratings) else np.zeros((0, 4), dtype=np.int64)
-    return scores, ratings
+    scores = _Scores(rating, ratings[at, 4], response, ratings[at, 5], dim, value)
+    return scores, np.ascontiguousarray(ratings[:, :4])
 
 
 def run_quality(project: Project, parameters: dict[str, Any] | None = None, *, data_seq: int | None = None,

@@ -3,6 +3,8 @@ quality run counts, and then gives exactly what a run that reads them itself giv
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 
 from evalplatform.projects.models import Membership, Task
@@ -101,3 +103,25 @@ def test_a_rating_committed_between_the_reads_is_left_to_the_next_run(make_proje
     monkeypatch.setattr(analysis, "_score_query", query)
     after = run_quality(project, quality_params({}))
     assert after.result["n_scores"] == 2 * 4 * 3 + 3
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC),  # a Sunday, last second: its week began on the 30th
+    datetime(2026, 12, 7, 0, 0, 0, tzinfo=UTC),  # the Monday after
+    datetime(2027, 1, 1, 12, 0, tzinfo=UTC),  # a Friday whose Monday is in the year before
+    datetime(2024, 2, 29, 6, 30, tzinfo=UTC),  # a leap day
+    datetime(1999, 12, 31, 23, 0, tzinfo=UTC),
+])
+def test_the_database_gives_each_ratings_week_as_python_would(make_project, moment):
+    from django.db.models import DateField
+    from django.db.models.functions import Cast
+
+    from evalplatform.projects.models import Project
+    from evalplatform.quality.analysis import _WeekOf
+
+    project = make_project("weeks")
+    Project.objects.filter(pk=project.pk).update(created_at=moment)
+    week = Project.objects.filter(pk=project.pk).annotate(w=_WeekOf(Cast("created_at", DateField()))).values_list(
+        "w", flat=True).get()
+    day = moment.date()
+    assert date.fromordinal(week) == day - timedelta(days=day.weekday())
