@@ -176,12 +176,15 @@ def bench(backend: str, args, files: dict[str, Path]) -> None:
         # against its reference, stored, so the report reads them rather than scoring 60,000 texts itself.
         wall, mb, _ = run(env, "score_references", "--project", "scale")
         line("score_references (a worker, after the import)", wall, mb, f"{3 * n_items / wall:,.0f} responses/s")
-        wall, mb, out = run(env, "report", "--project", "scale")
-        result = json.loads(out)
-        timings = result["timings"]
-        slow = sorted(((v, k) for k, v in timings.items() if v >= 0.01), reverse=True)
-        line("report (defaults)", wall, mb, f"computed in {result['computed_in_seconds']:.2f} s")
-        print("      sections (wall s): " + ", ".join(f"{k} {v:.2f}" for v, k in slow), flush=True)
+        # The first report stores every consensus label; the second (a refresh with the same ratings, as
+        # most are) finds them stored.
+        for name in ("report (defaults), first", "report again (labels unchanged)"):
+            wall, mb, out = run(env, "report", "--project", "scale")
+            result = json.loads(out)
+            timings = result["timings"]
+            slow = sorted(((v, k) for k, v in timings.items() if v >= 0.01), reverse=True)
+            line(name, wall, mb, f"computed in {result['computed_in_seconds']:.2f} s")
+            print("      sections (wall s): " + ", ".join(f"{k} {v:.2f}" for v, k in slow), flush=True)
     if "export" in steps:
         target = OUT / "export.csv"
         wall, mb, _ = run(env, "export", "--project", "scale", "--format", "csv", "--output", str(target))
