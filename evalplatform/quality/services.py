@@ -279,12 +279,20 @@ def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str 
     quote = connection.ops.quote_name
     stored_sql = (f"SELECT {quote('id')}, {', '.join(quote(f) for f in LABEL_FIELDS)} "  # noqa: S608
                   f"FROM {quote(ConsensusLabel._meta.db_table)} WHERE {quote('project_id')} = %s ORDER BY 1")
+    # A run's ``analysis.LabelTable`` digests its columns without making its rows; a plain sequence of
+    # labels is digested by value.
+    table_digest = getattr(labels, "digest", None)
+    digest = table_digest() if table_digest is not None else None
+    if digest is not None and digest == stored_digest and (
+            ConsensusLabel.objects.filter(project=project).count() == len(labels)):
+        return digest
     # analysis.Label is a tuple of exactly LABEL_FIELDS: no getattr per row
     plain = all(getattr(kind, "_fields", None) == LABEL_FIELDS for kind in {type(label) for label in labels})
     given = labels if plain else [tuple(getattr(label, f) for f in LABEL_FIELDS) for label in labels]
-    digest = _labels_digest(given)
-    if digest == stored_digest and ConsensusLabel.objects.filter(project=project).count() == len(given):
-        return digest
+    if digest is None:
+        digest = _labels_digest(given)
+        if digest == stored_digest and ConsensusLabel.objects.filter(project=project).count() == len(given):
+            return digest
     # What to write, as (row id, position in ``given``) and positions: no second copy of the figures.
     changed: list[tuple[int, int]] = []
     rest: list[tuple[Any, ...]] = []  # stored rows past the first that does not line up

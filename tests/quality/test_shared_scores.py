@@ -125,3 +125,20 @@ def test_the_database_gives_each_ratings_week_as_python_would(make_project, mome
         "w", flat=True).get()
     day = moment.date()
     assert date.fromordinal(week) == day - timedelta(days=day.weekday())
+
+
+@pytest.mark.django_db
+def test_a_refresh_that_gives_the_stored_labels_builds_no_label_rows(rated, monkeypatch):
+    from evalplatform.quality.models import ConsensusLabel
+    from evalplatform.quality.services import LABEL_FIELDS, compute_quality
+
+    compute_quality(project=rated)
+    stored = list(ConsensusLabel.objects.filter(project=rated).order_by("id").values_list("id", *LABEL_FIELDS))
+    run = run_quality(rated, dict(QUALITY_DEFAULTS))
+    assert len(run.labels) == len(stored) > 0
+    # the table's rows are the stored rows (a bool reads 0/1 on SQLite: equal to False/True)
+    assert [tuple(label) for label in run.labels] == [row[1:] for row in stored]
+
+    monkeypatch.setattr(analysis.LabelTable, "rows", lambda self: pytest.fail("the labels' rows were built"))
+    compute_quality(project=rated)  # the same ratings: the same digest
+    assert list(ConsensusLabel.objects.filter(project=rated).order_by("id").values_list("id", *LABEL_FIELDS)) == stored
