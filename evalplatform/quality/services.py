@@ -286,6 +286,7 @@ def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str 
     if digest is not None and digest == stored_digest and (
             ConsensusLabel.objects.filter(project=project).count() == len(labels)):
         return digest
+    labels = list(labels)  # a LabelTable's rows, made here once: indexed per row below
     # analysis.Label is a tuple of exactly LABEL_FIELDS: no getattr per row
     plain = all(getattr(kind, "_fields", None) == LABEL_FIELDS for kind in {type(label) for label in labels})
     given = labels if plain else [tuple(getattr(label, f) for f in LABEL_FIELDS) for label in labels]
