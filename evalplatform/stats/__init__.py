@@ -6,9 +6,9 @@ a (raters x units) float array with NaN for a missing rating.
 
 Public API (see each module):
 
-- ``krippendorff_alpha``, ``cohen_kappa``, ``fleiss_kappa``, ``percent_agreement``, ``gwet_ac``
-  (``agreement``): coefficients of a (raters x units) matrix, each with an optional percentile
-  bootstrap interval (``bootstrap=1000, seed=...``);
+- ``krippendorff_alpha``, ``fleiss_kappa``, ``percent_agreement``, ``gwet_ac`` (``agreement``) and
+  ``cohen_kappa`` (``pairwise_kappa``): coefficients of a (raters x units) matrix, each with an
+  optional percentile bootstrap interval (``bootstrap=1000, seed=...``);
 - ``summarize`` (``summary``): the JSON report of long-format ratings, per dimension;
 - ``read_ratings`` / ``read_csv`` / ``read_jsonl`` / ``from_rows`` (``readers``): long-format input;
 - ``mean_and_median``, ``model_aggregates`` (``aggregate``); ``rater_figures``, ``most_disagreed``
@@ -24,10 +24,10 @@ from typing import Any
 # import all of them.
 _EXPORTS = {
     "aggregate": ["Aggregate", "mean_and_median", "model_aggregates"],
-    "agreement": ["CohenKappa", "PairKappa", "cohen_kappa", "fleiss_kappa", "gwet_ac", "krippendorff_alpha",
-                  "percent_agreement"],
+    "agreement": ["fleiss_kappa", "gwet_ac", "krippendorff_alpha", "percent_agreement"],
     "bootstrap": ["Estimate", "Interval"],
     "matrix": ["LEVELS", "RatingDataError", "code_ratings"],
+    "pairwise_kappa": ["CohenKappa", "PairKappa", "cohen_kappa"],
     "raters": ["RaterFigures", "most_disagreed", "rater_figures"],
     "readers": ["LongRatings", "RatingRow", "RowError", "from_columns", "from_rows", "read_csv", "read_jsonl",
                 "read_ratings"],

@@ -18,7 +18,7 @@ from math import comb
 import numpy as np
 from numpy.typing import NDArray
 
-from evalplatform.stats.agreement import PairKappa, alpha_statistic
+from evalplatform.stats.agreement import alpha_statistic
 from evalplatform.stats.matrix import (
     Level,
     UnitPatterns,
@@ -27,6 +27,7 @@ from evalplatform.stats.matrix import (
     value_counts,
     value_pairs,
 )
+from evalplatform.stats.pairwise_kappa import PairKappa
 
 
 @dataclass(frozen=True)

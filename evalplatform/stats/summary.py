@@ -22,16 +22,13 @@ from evalplatform.stats.aggregate import model_aggregates
 from evalplatform.stats.agreement import (
     FLEISS_CLASSIC,
     FLEISS_GENERALISED,
-    cohen_statistic,
     fleiss_complete,
     fleiss_gwet_statistic,
     fleiss_statistic,
     fleiss_units,
     gwet_statistic,
-    pair_results,
     percent_agreement_statistic,
     precondition,
-    rater_pairs,
 )
 from evalplatform.stats.agreement import alpha_statistic as _alpha_statistic
 from evalplatform.stats.bootstrap import Estimate, Seed, evaluate, make_rng
@@ -55,6 +52,7 @@ from evalplatform.stats.matrix import (
     collapse_units,
     factorize,
 )
+from evalplatform.stats.pairwise_kappa import cohen_statistic, pair_results, rater_pairs
 from evalplatform.stats.raters import most_disagreed, rater_figures
 from evalplatform.stats.readers import Factor, LongRatings, RatingRow, RowError, from_columns, from_rows
 

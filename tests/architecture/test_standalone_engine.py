@@ -51,7 +51,8 @@ def test_the_engine_is_importable_in_a_fresh_interpreter_without_django_celery_o
 
 #: The modules whose every use computes agreement on sparse value counts: only these may load scipy.sparse
 #: (0.35 s) when imported; elsewhere it is imported by the few calls that need it.
-NEEDS_SPARSE = {f"evalplatform.stats.{m}" for m in ("agreement", "judges", "judge_summary", "raters", "summary")}
+NEEDS_SPARSE = {f"evalplatform.stats.{m}" for m in (
+    "agreement", "pairwise_kappa", "judges", "judge_summary", "raters", "summary")}
 
 
 def test_reading_ratings_and_most_of_the_engine_do_not_load_scipy_sparse():

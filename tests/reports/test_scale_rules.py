@@ -14,8 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from evalplatform.stats.agreement import cohen_kappa, krippendorff_alpha
+from evalplatform.stats.agreement import krippendorff_alpha
 from evalplatform.stats.matrix import RatingDataError
+from evalplatform.stats.pairwise_kappa import cohen_kappa
 from evalplatform.stats.summary import summarize
 from tests.reports.test_agreement_command import ROOT, no_database, subprocess_env  # noqa: F401
 

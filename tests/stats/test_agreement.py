@@ -25,13 +25,13 @@ from evalplatform.stats.agreement import (
     NO_RATINGS,
     ONE_RATER,
     ONE_UNIT,
-    cohen_kappa,
     fleiss_kappa,
     gwet_ac,
     krippendorff_alpha,
     percent_agreement,
 )
 from evalplatform.stats.matrix import LEVELS, RatingDataError
+from evalplatform.stats.pairwise_kappa import cohen_kappa
 
 TOL = 1e-9
 

@@ -12,13 +12,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
-from evalplatform.stats.agreement import (
-    alpha_statistic,
-    cohen_statistic,
-    gwet_statistic,
-    percent_agreement_statistic,
-    rater_pairs,
-)
+from evalplatform.stats.agreement import alpha_statistic, gwet_statistic, percent_agreement_statistic
 from evalplatform.stats.bootstrap import (
     MAX_DROPPED_SHARE,
     Interval,
@@ -30,6 +24,7 @@ from evalplatform.stats.bootstrap import (
     resample_counts,
 )
 from evalplatform.stats.matrix import code_ratings, collapse_units
+from evalplatform.stats.pairwise_kappa import cohen_statistic, rater_pairs
 
 
 def multinomial_pmf_table(n, p):

@@ -13,15 +13,14 @@ import pytest
 from evalplatform.stats.aggregate import mean_and_median, unit_scores
 from evalplatform.stats.agreement import (
     alpha_statistic,
-    cohen_statistic,
     fleiss_statistic,
     fleiss_units,
     gwet_statistic,
     percent_agreement_statistic,
-    rater_pairs,
 )
 from evalplatform.stats.bootstrap import evaluate
 from evalplatform.stats.matrix import code_ratings, collapse_units
+from evalplatform.stats.pairwise_kappa import cohen_statistic, rater_pairs
 
 SCALE = [1, 2, 3, 4, 5]
 N_RATERS = 3

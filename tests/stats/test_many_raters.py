@@ -91,12 +91,12 @@ def test_running_out_of_memory_is_one_line_with_status_2(tmp_path, monkeypatch):
 def test_many_pairs_kappa_from_products_is_the_per_pair_sum_to_the_last_bit(monkeypatch):
     """Past DENSE_CELLS the pairs' kappa totals come from (raters x raters) products, never a column per
     pair: the same kappas, mean and interval as the per-pair statistics (interval weights by value too)."""
-    from evalplatform.stats import agreement
+    from evalplatform.stats import pairwise_kappa
 
     data = from_rows(rows(n_raters=30, n_items=12, seed=7))
     for level in ("ordinal", "interval"):
         per_pair = summarize(data, level=level, bootstrap=120, seed=2)["dimensions"][0]
-        monkeypatch.setattr(agreement, "DENSE_CELLS", 0)  # as with a thousand raters
+        monkeypatch.setattr(pairwise_kappa, "DENSE_CELLS", 0)  # as with a thousand raters
         products = summarize(data, level=level, bootstrap=120, seed=2)["dimensions"][0]
         monkeypatch.undo()
         assert json.dumps(products["cohen_kappa"]) == json.dumps(per_pair["cohen_kappa"])
@@ -105,8 +105,8 @@ def test_many_pairs_kappa_from_products_is_the_per_pair_sum_to_the_last_bit(monk
 
 
 def test_rater_pairs_are_those_sharing_a_unit_in_order():
-    from evalplatform.stats.agreement import rater_pairs
     from evalplatform.stats.matrix import UnitPatterns
+    from evalplatform.stats.pairwise_kappa import rater_pairs
 
     codes = np.array([[0, -1, 1], [-1, 2, -1], [1, -1, -1], [-1, 0, 0]])
     patterns = UnitPatterns(codes, np.ones(3), np.arange(3), 3)

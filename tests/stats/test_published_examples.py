@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalplatform.stats.agreement import (
-    cohen_kappa,
-    fleiss_kappa,
-    gwet_ac,
-    krippendorff_alpha,
-    percent_agreement,
-)
+from evalplatform.stats.agreement import fleiss_kappa, gwet_ac, krippendorff_alpha, percent_agreement
+from evalplatform.stats.pairwise_kappa import cohen_kappa
 
 nan = np.nan
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from evalplatform.stats.agreement import cohen_kappa
 from evalplatform.stats.matrix import code_ratings, collapse_units
+from evalplatform.stats.pairwise_kappa import cohen_kappa
 from evalplatform.stats.raters import (
     kappa_matrix,
     mean_offsets,

@@ -9,7 +9,8 @@ import krippendorff
 import numpy as np
 import pytest
 
-from evalplatform.stats.agreement import ALPHA_CONSTANT, ONE_RATER, cohen_kappa, fleiss_kappa, gwet_ac
+from evalplatform.stats.agreement import ALPHA_CONSTANT, ONE_RATER, fleiss_kappa, gwet_ac
+from evalplatform.stats.pairwise_kappa import cohen_kappa
 from evalplatform.stats.readers import RatingRow, RowError
 from evalplatform.stats.summary import summarize
 
