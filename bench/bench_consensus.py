@@ -23,7 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalplatform.stats.consensus import dawid_skene, mace, majority_vote, wide_to_long
+from evalplatform.stats.consensus import majority_vote, wide_to_long
+from evalplatform.stats.latent_class import dawid_skene, mace
 
 N_ITEMS, PER_ITEM, K = 20_000, 5, 5
 CAREFUL = tuple(np.linspace(0.60, 0.95, 12))

@@ -31,7 +31,8 @@ from evalplatform.quality.models import Adjudication
 from evalplatform.quality.selectors import GoldAccuracy, gold_accuracy
 from evalplatform.ratings.models import Rating, Score
 from evalplatform.reports.data import ReportData, fetch_ints, first_appearance, rating_filter, rule_flags
-from evalplatform.stats.consensus import dawid_skene, long_to_wide, mace, majority_vote, numeric_consensus
+from evalplatform.stats.consensus import long_to_wide, majority_vote, numeric_consensus
+from evalplatform.stats.latent_class import dawid_skene, mace
 from evalplatform.stats.matrix import Level, code_ratings, collapse_units
 from evalplatform.stats.raters import task_disagreement
 from evalplatform.stats.readers import LongRatings
@@ -510,7 +511,7 @@ def _consensus(
         vote = majority_vote(m)
         ds = dawid_skene(m)
         # MACE's uniform class prior reads a skewed question's majority as spam (every rater's θ low,
-        # good ones included): estimate the prevalence, as Dawid–Skene does (stats.consensus.MACEResult)
+        # good ones included): estimate the prevalence, as Dawid–Skene does (stats.latent_class.MACEResult)
         ma = mace(m, seed=seed, class_prior="learned", max_iter=1000)
         mean = numeric_consensus(m, "mean") if d.ordered else None
         median = numeric_consensus(m, "median") if d.ordered else None

@@ -1,7 +1,7 @@
 """Rater scorecard figures that the agreement engine does not already give: pure numpy, no Django.
 
 (Agreement with the others, alpha without the rater and leniency come from
-``evalplatform.stats.summary``; competence from ``evalplatform.stats.consensus``.)
+``evalplatform.stats.summary``; competence from ``evalplatform.stats.latent_class``.)
 
 - **Straight-lining**: a rating gives the same value on every rating-scale dimension it scores (at
   least two).  A rater is flagged when at least ``min_share`` of at least ``min_items`` such ratings

@@ -10,14 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evalplatform.stats.consensus import (
-    dawid_skene,
-    long_to_wide,
-    mace,
-    majority_vote,
-    numeric_consensus,
-    wide_to_long,
-)
+from evalplatform.stats.consensus import long_to_wide, majority_vote, numeric_consensus, wide_to_long
+from evalplatform.stats.latent_class import dawid_skene, mace
 
 pd = pytest.importorskip("pandas")
 crowdkit = pytest.importorskip("crowdkit.aggregation")

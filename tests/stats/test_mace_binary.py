@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evalplatform.stats.consensus import dawid_skene, mace
+from evalplatform.stats.latent_class import dawid_skene, mace
 
 ACCURACY = np.array([0.95, 0.9, 0.85, 0.75, 0.6])
 
