@@ -46,7 +46,11 @@ class GoldAccuracy:
 
 
 def gold_accuracy(project: Project, *, rater_ids: Iterable[int] | None = None) -> dict[int, GoldAccuracy]:
-    """Each rater's share of gold scores within tolerance of the expectation: one grouped query."""
+    """Each rater's share of gold scores within tolerance of the expectation: one grouped query, after
+    a look for any gold expectation (without one the join still walked every score of the project:
+    80 ms on SQLite at 720,000 scores, against a few for the look)."""
+    if not GoldExpectation.objects.filter(task__project=project).exists():
+        return {}
     # One join to the expectation of the same task and dimension; the annotations below reuse it.
     scores = Score.objects.filter(
         rating__project=project, rating__task__is_gold=True, value__isnull=False, response__isnull=True,
