@@ -15,13 +15,17 @@ rolls everything back as with the ORM.  ``converted_rows`` reads a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import chain
 from typing import Any
 
-from django.db import connection, models
+from django.db import OperationalError, connection, models, transaction
 from django.db.models.sql.constants import MULTI
 from django.utils import timezone
+
+log = logging.getLogger(__name__)
 
 #: The page cache (in KiB) a connection that bulk-inserts into SQLite asks for.
 SQLITE_CACHE_KB = 32_768
@@ -110,25 +114,39 @@ def insert_rows(
         return raw.rowcount
 
 
-#: Rows a bulk write must reach for ``refresh_statistics`` to analyze its tables at once.
+#: Rows a bulk write must reach for ``refresh_statistics`` to have its tables analyzed.
 ANALYZE_AFTER = 10_000
+#: How long an ``ANALYZE`` after an import waits for a table another ANALYZE or VACUUM holds.
+ANALYZE_LOCK_TIMEOUT = "2s"
 
 
 def refresh_statistics(written: int, *tables: type[models.Model]) -> None:
-    """After a bulk write of ``written`` rows, have PostgreSQL re-read ``tables``' statistics now.
+    """After a bulk write of ``written`` rows, have PostgreSQL re-read ``tables``' statistics once the
+    caller's transaction has committed.
 
     The planner chooses by them, and autovacuum refreshes them only some time after a large write:
     until then a table that grew from nothing to 720,000 rows is still planned as nearly empty, so the
     report that an import schedules ran nested loops and sorted on disk (its score query took 1.0 s
     instead of 0.46 s, on issue 18's data).  ``ANALYZE`` reads a fixed-size sample (a few tenths of a
-    second per table) and takes effect with the caller's transaction.  SQLite plans without such
-    statistics unless asked; nothing is done there.
+    second per table).  It runs after the commit, each table in a short transaction of its own: inside
+    the writer's transaction its lock (which queues other ANALYZEs and VACUUMs of the table) would be
+    held to the end, and a rollback would leave the planner the rolled-back row count.  A table that
+    another ANALYZE or VACUUM holds is left to autovacuum.  SQLite plans without such statistics unless
+    asked; nothing is done there.
     """
     if written < ANALYZE_AFTER or connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        for model in tables:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    transaction.on_commit(partial(_analyze, [model._meta.db_table for model in tables]))
+
+
+def _analyze(tables: list[str]) -> None:
+    for table in tables:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_TIMEOUT}'")
+                cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+        except OperationalError as exc:  # the lock not granted in time: autovacuum will come round
+            log.info("statistics of %s left to autovacuum: %s", table, exc)
 
 
 def update_rows(model: type[models.Model], fields: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:

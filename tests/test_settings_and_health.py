@@ -143,20 +143,3 @@ def test_a_query_run_repeatedly_on_postgresql_is_prepared_on_the_server():
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%projects_project%"])
         assert cursor.fetchone()[0] >= 1
 
-
-def test_postgresql_plans_server_side_cursors_for_all_their_rows(tmp_path):
-    url = "postgres://u:p@db.example:5432/evalplatform"
-    assert "'options': '-c cursor_tuple_fraction=1'" in _database_options({"DATABASE_URL": url, "EVAL_VAR_DIR": str(tmp_path)})
-    # options given in the URL are kept
-    given = _database_options({"DATABASE_URL": f"{url}?options=-c%20statement_timeout%3D5000", "EVAL_VAR_DIR": str(tmp_path)})
-    assert "'options': '-c statement_timeout=5000 -c cursor_tuple_fraction=1'" in given
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db
-def test_the_cursor_fraction_reaches_the_server():
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW cursor_tuple_fraction")
-        assert cursor.fetchone()[0] == "1"
