@@ -191,7 +191,9 @@ def test_a_burst_of_submissions_causes_a_handful_of_refreshes(make_project, star
     assert not failed, failed
     # One computation per debounce window (1 s) at most, plus the one after the last submission.
     assert 1 <= refreshes.count() <= elapsed / settings.EVAL_REPORT_REFRESH_DELAY + 3, (refreshes.count(), elapsed)
-    assert refreshes.count() < 30
+    # and far fewer than one per submission: a burst is computed a handful of times.  (A fixed bound of
+    # 30 failed on a loaded machine, where the same 300 submissions take longer and so span more windows.)
+    assert refreshes.count() <= submissions // 5, refreshes.count()
 
 
 def test_a_runaway_report_is_stopped_by_the_time_limit_and_marked_failed(
