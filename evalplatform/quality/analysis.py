@@ -14,7 +14,7 @@ answer is known), and gold accuracy only ever reads gold tasks.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import partial
@@ -84,6 +84,18 @@ class LabelTable(Sequence[Label]):
                 column = np.where(np.isfinite(column), column, np.nan)
             self.columns[field] = column
         self._rows: list[Label] | None = None
+
+    @classmethod
+    def of(cls, labels: Iterable[Any]) -> LabelTable:
+        """A table of given labels: ``Label`` tuples, or objects with ``Label``'s fields."""
+        rows = [label if isinstance(label, tuple) else tuple(getattr(label, f) for f in Label._fields)
+                for label in labels]
+        if not rows:
+            return cls([])
+        columns = dict(zip(Label._fields, zip(*rows, strict=True), strict=True))
+        columns["response_id"] = tuple(r or 0 for r in columns["response_id"])
+        return cls([{f: np.array(c, dtype=float if f not in _INT_FIELDS and f != "split" else None)
+                     for f, c in columns.items()}])
 
     def __len__(self) -> int:
         return int(self.columns["task_id"].size)

@@ -9,9 +9,7 @@ rule's consensus labels and stores them here, so pages and exports only read.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import marshal
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -258,12 +256,6 @@ def store_quality(
     return True
 
 
-def _labels_digest(rows: Sequence[tuple[Any, ...]]) -> str:
-    """A digest of the labels' values: ``marshal`` format 2 writes each value in full (no references
-    to earlier objects), so equal digests mean equal labels, in the same order."""
-    return hashlib.blake2b(marshal.dumps([tuple(row) for row in rows], 2), digest_size=32).hexdigest()
-
-
 def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str = "") -> str:
     """Make the project's stored consensus labels exactly ``labels``, writing only what changed;
     returns their digest.  When ``stored_digest`` (the last stored run's) is theirs and the project
@@ -279,21 +271,14 @@ def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str 
     quote = connection.ops.quote_name
     stored_sql = (f"SELECT {quote('id')}, {', '.join(quote(f) for f in LABEL_FIELDS)} "  # noqa: S608
                   f"FROM {quote(ConsensusLabel._meta.db_table)} WHERE {quote('project_id')} = %s ORDER BY 1")
-    # A run's ``analysis.LabelTable`` digests its columns without making its rows; a plain sequence of
-    # labels is digested by value.
-    table_digest = getattr(labels, "digest", None)
-    digest = table_digest() if table_digest is not None else None
-    if digest is not None and digest == stored_digest and (
-            ConsensusLabel.objects.filter(project=project).count() == len(labels)):
+    from evalplatform.quality.analysis import LabelTable
+
+    # A run's table digests its columns without making its rows; given rows are made a table first.
+    table = labels if isinstance(labels, LabelTable) else LabelTable.of(labels)
+    digest = table.digest()
+    if digest == stored_digest and ConsensusLabel.objects.filter(project=project).count() == len(table):
         return digest
-    labels = list(labels)  # a LabelTable's rows, made here once: indexed per row below
-    # analysis.Label is a tuple of exactly LABEL_FIELDS: no getattr per row
-    plain = all(getattr(kind, "_fields", None) == LABEL_FIELDS for kind in {type(label) for label in labels})
-    given = labels if plain else [tuple(getattr(label, f) for f in LABEL_FIELDS) for label in labels]
-    if digest is None:
-        digest = _labels_digest(given)
-        if digest == stored_digest and ConsensusLabel.objects.filter(project=project).count() == len(given):
-            return digest
+    given = table.rows()  # ``Label`` tuples, exactly LABEL_FIELDS: indexed per row below
     # What to write, as (row id, position in ``given``) and positions: no second copy of the figures.
     changed: list[tuple[int, int]] = []
     rest: list[tuple[Any, ...]] = []  # stored rows past the first that does not line up
