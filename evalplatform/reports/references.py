@@ -44,13 +44,16 @@ def _rounded(values: NDArray[np.float64], shared: dict[float, float]) -> list[fl
     """``_round`` of each value, None for NaN (a response without that figure).  Equal results are one
     float object (``shared``): the human means take a few dozen values over 60,000 responses, and the
     section's rows stay in memory until the report is stored.  Zeros are left alone: 0.0 == -0.0."""
+    def one(v: float) -> float | None:
+        return None if v != v else (shared.setdefault(r, r) if (r := round(v, 4)) else r)
+
     arr = np.asarray(values, dtype=float)
     if not arr.size or ((arr == 0) & np.signbit(arr)).any():  # np.unique takes -0.0 for 0.0: one by one
-        return [None if v != v else (shared.setdefault(r, r) if (r := round(v, 4)) else r) for v in arr.tolist()]
+        return [one(v) for v in arr.tolist()]
     # Each distinct value rounded once (a few thousand over 60,000 responses), then spread back.
     distinct, inverse = np.unique(arr, return_inverse=True)  # NaNs sort last, as one value
     table = np.empty(distinct.size, dtype=object)
-    table[:] = [None if v != v else (shared.setdefault(r, r) if (r := round(v, 4)) else r) for v in distinct.tolist()]
+    table[:] = [one(v) for v in distinct.tolist()]
     return cast("list[float | None]", table[inverse.reshape(-1)].tolist())
 
 
