@@ -110,3 +110,34 @@ def test_the_same_labels_again_are_not_read_back_and_a_lost_row_is_still_noticed
         store_quality(project=project, data_seq=3, parameters={}, result={}, labels=list(labels))
     assert [q for q in queries if q["sql"].startswith('SELECT "id"') and table in q["sql"]]  # read back this time
     assert stored(project) == as_rows(labels)
+
+
+def test_labels_go_with_their_task_and_response_and_need_their_project(make_project):
+    """The labels' task, response and dimension are not foreign keys in the database (derived rows,
+    written by the hundred thousand: ``ConsensusLabel``'s docstring), so Django's deletion is what
+    removes them with what they are about (a dimension with labels is in a published version, which
+    cannot be deleted); the project is still checked by the database."""
+    from django.db import IntegrityError, connection, transaction
+
+    from evalplatform.bulk import insert_rows
+
+    project = make_project("derived", items=3, models=("m1", "m2"))
+    accuracy = Dimension.objects.get(version=project.rubric_version, key="accuracy")
+    tasks = list(Task.objects.filter(project=project).order_by("id"))
+    response = tasks[2].response_a
+    labels = [Label(t.pk, None, accuracy.pk, 3, 0.5, False, 3.0, 3.0, 3.0, 2 / 3, 3.0, 0.8, 3.0, 0.9) for t in tasks]
+    labels.append(Label(tasks[2].pk, response.pk, accuracy.pk, 3, 0.5, False, 3.0, 3.0, 3.0, 2 / 3, 3.0, 0.8, 3.0, 0.9))
+    store_quality(project=project, data_seq=1, parameters={}, result={}, labels=labels)
+    assert ConsensusLabel.objects.filter(project=project).count() == len(labels) == len(tasks) + 1
+
+    task_id, response_id = tasks[0].pk, response.pk
+    tasks[0].delete()
+    assert not ConsensusLabel.objects.filter(task_id=task_id).exists()
+    response.delete()
+    assert not ConsensusLabel.objects.filter(response_id=response_id).exists()
+    assert stored(project) == as_rows([labels[1], *labels[3:len(tasks)]])  # tasks[2] went with its response
+
+    missing = project.pk + 1000
+    with pytest.raises(IntegrityError, match=r"(?i)foreign key"), transaction.atomic():
+        insert_rows(ConsensusLabel, ("project_id", *LABEL_FIELDS), [(missing, *labels[0])])
+        connection.check_constraints(table_names=[ConsensusLabel._meta.db_table])
