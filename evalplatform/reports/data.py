@@ -37,6 +37,9 @@ from evalplatform.stats.readers import Factor, LongRatings
 from rubrics.models import Dimension
 from rubrics.scales import scales_for
 
+#: ``ReportData.cache`` key of the agreement section's per-dimension entries (``stats.summarize``'s, on
+#: every score of the snapshot), which the quality section takes its per-rater figures from.
+AGREEMENT_ENTRIES = "agreement_entries"
 CHUNK = 10_000
 _FETCH = 50_000
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -158,8 +161,9 @@ class ReportData:
     task_model: NDArray[np.int64] = field(default_factory=lambda: _EMPTY, repr=False)
     #: whether each task (as ``task_ids``) is a pair of responses
     task_pair: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
-    #: figures derived from the snapshot that several sections use (the fairness audit, units' scores),
-    #: computed by the first section that needs them
+    #: figures derived from the snapshot that several sections use (the fairness audit, units' scores,
+    #: the agreement section's entries under ``AGREEMENT_ENTRIES``), computed by the first section that
+    #: needs them
     cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
     #: the scores' ratings and responses for the quality section, when it may take them (``ScoreKeys``)
     score_keys: ScoreKeys | None = field(default=None, repr=False, compare=False)

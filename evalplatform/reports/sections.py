@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from evalplatform.projects.models import Project
-from evalplatform.reports.data import DimensionData, ReportData
+from evalplatform.reports.data import AGREEMENT_ENTRIES, DimensionData, ReportData
 from evalplatform.stats.aggregate import mean_and_median
 from evalplatform.stats.fairness import AuditCell, fairness_audit
 from evalplatform.stats.jsonable import finite, rounded
@@ -68,6 +68,7 @@ def agreement_section(project: Project, parameters: Mapping[str, Any], data: Rep
     dims = sorted(summary["dimensions"], key=lambda d: order.get(str(d["dimension"]), len(order)))  # rubric order
     for entry in dims:
         _pairs_once(entry, data, parameters)
+    data.cache[AGREEMENT_ENTRIES] = dims
     return dims
 
 

@@ -142,3 +142,59 @@ def test_a_refresh_that_gives_the_stored_labels_builds_no_label_rows(rated, monk
     monkeypatch.setattr(analysis.LabelTable, "rows", lambda self: pytest.fail("the labels' rows were built"))
     compute_quality(project=rated)  # the same ratings: the same digest
     assert list(ConsensusLabel.objects.filter(project=rated).order_by("id").values_list("id", *LABEL_FIELDS)) == stored
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("report", "quality_gold", "taken"), [
+    ({}, False, True),  # both leave gold tasks out
+    ({"include_gold": True}, True, True),  # both count them
+    ({"include_gold": True}, False, False),  # the report counts gold tasks, the quality run's agreement does not
+    ({}, True, False),  # and the other way round
+])
+def test_the_per_rater_figures_come_from_the_agreement_section_when_it_counted_the_same_scores(
+        rated, monkeypatch, report, quality_gold, taken):
+    from evalplatform.reports.sections import agreement_section
+    from tests.reports.test_report_golden import first_difference
+
+    params = {**quality_params(report), "include_gold": quality_gold}
+    data = load_data(rated, report)
+    agreement_section(rated, {**report, "bootstrap": 20}, data)
+    calls = []
+    summarize = analysis.summarize
+    monkeypatch.setattr(analysis, "summarize", lambda *a, **k: calls.append(1) or summarize(*a, **k))
+    on_snapshot = run_quality(rated, params, data=data)
+    assert len(calls) == (0 if taken else 1)
+    read = run_quality(rated, params)  # reads the ratings and computes every figure itself
+    assert len(calls) == (1 if taken else 2)
+    assert first_difference(on_snapshot.result, read.result, "result") is None
+    assert on_snapshot.labels == read.labels
+    cards = {c["rater"]: c for c in on_snapshot.result["raters"]}
+    assert cards["alice"]["dimensions"][0]["alpha_without"] is not None  # figures there to compare
+
+
+@pytest.mark.django_db
+def test_per_response_questions_are_figured_by_the_quality_run_itself(make_project, monkeypatch):
+    """On a pair project a per-response question's unit is (task, response) here, but (item, model) in
+    the agreement section, which gathers a response's scores from all its pairs: not taken (nor are
+    the snapshot's scores, which hold one score per rating and response)."""
+    from evalplatform.ratings.services import submit_rating
+    from evalplatform.reports.sections import agreement_section
+    from rubrics.services import import_rubric
+    from tests.comparisons.test_per_response import DUEL_RUBRIC
+    from tests.fixtures import next_assignment
+
+    version, _ = import_rubric(data=DUEL_RUBRIC)
+    project = make_project("duel", kind="pairwise", version=version, items=2, models=("m1", "m2", "m3"), overlap=3,
+                           raters=("alice", "bob", "carol"))
+    for r, name in enumerate(("alice", "bob", "carol")):
+        user = project.memberships.get(user__username=name).user
+        while (held := next_assignment(project=project, rater=user)) is not None:
+            submit_rating(assignment=held, scores={"preference": (held.pk + r) % 5 - 2, "accuracy.a": 1 + (held.pk + r) % 5,
+                                                   "accuracy.b": 1 + (held.pk * r) % 5})
+    data = load_data(project, {})
+    agreement_section(project, {"bootstrap": 20}, data)
+    calls = []
+    summarize = analysis.summarize
+    monkeypatch.setattr(analysis, "summarize", lambda *a, **k: calls.append(1) or summarize(*a, **k))
+    run_quality(project, quality_params({}), data=data)
+    assert calls == [1]
