@@ -10,7 +10,8 @@ computation time (``computed_in_seconds``, without start-up and saving) and each
     .venv/bin/python bench/bench_scale.py                          # SQLite and PostgreSQL, full size
     .venv/bin/python bench/bench_scale.py --db sqlite --scale 0.1  # a tenth of the data, quick
 
-``--steps`` picks steps (items, items1, ratings, report, export, agreement, many).  PostgreSQL: a
+``--steps`` picks steps (items, items1, ratings, report, export, agreement, many; and million, only
+when named: ``import_items`` of 1,000,000 single-response items, whose memory must not grow with the file).  PostgreSQL: a
 database ``--pg-db`` (default ``bench_scale``) on ``--pg-url``'s server is dropped and created for the run.  Files and
 the SQLite database go to ``bench/out/scale`` (kept for a look afterwards).
 """
@@ -34,7 +35,9 @@ MODELS = ("helpbot-large", "helpbot-small", "open-llm-8b")
 QUALITY = np.array([4.4, 3.4, 2.6])
 DIMENSIONS = ("accuracy", "helpfulness", "tone", "harmless")
 TOPICS = ("billing", "login", "shipping", "refunds", "api", "other")
-STEPS = ("items", "items1", "ratings", "report", "export", "agreement", "many")
+STEPS = ("items", "items1", "ratings", "report", "export", "agreement", "many", "million")
+#: Run only when asked for (``--steps million``): a 1,000,000-item file (about 390 MB) takes a minute per database.
+OPTIONAL = ("million",)
 
 
 # --- data -----------------------------------------------------------------------------------------
@@ -168,6 +171,10 @@ def bench(backend: str, args, files: dict[str, Path]) -> None:
     if "items1" in steps:
         wall, mb, _ = run(env, "import_items", str(files["items1"]), "--project", "single")
         line(f"import_items {n_single:,} x 1 response", wall, mb, f"{n_single / wall:,.0f} items/s")
+    if "million" in steps:
+        run(env, "create_project", "million", "--rubric", "support-quality", "--overlap", "3")
+        wall, mb, _ = run(env, "import_items", str(files["million"]), "--project", "million")
+        line("import_items 1,000,000 x 1 response", wall, mb, f"{1_000_000 / wall:,.0f} items/s")
     if steps & {"ratings", "report", "export"}:
         wall, mb, _ = run(env, "import_ratings", str(files["ratings"]), "--project", "scale", "--create-raters")
         line(f"import_ratings {files['n_scores']:,} scores", wall, mb, f"{files['n_scores'] / wall:,.0f} scores/s")
@@ -196,7 +203,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's data set (default 1)")
-    ap.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    ap.add_argument("--steps", nargs="+", choices=STEPS, default=[s for s in STEPS if s not in OPTIONAL])
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
     ap.add_argument("--pg-db", default="bench_scale", help="the database the run drops and creates (one per person "
                     "benchmarking on a shared server)")
@@ -209,6 +216,9 @@ def main() -> None:
     write_items(files["items"], n_items, MODELS)
     files["items1"] = OUT / "items1.jsonl"
     write_items(files["items1"], n_single, MODELS[:1], prefix="single")
+    if "million" in args.steps:
+        files["million"] = OUT / "items-million.jsonl"
+        write_items(files["million"], 1_000_000, MODELS[:1], prefix="mil")
     files["ratings"] = OUT / "ratings.csv"
     files["n_scores"] = write_ratings(files["ratings"], n_items, 12, 3)
     print(f"data: {n_items:,} tickets x 3 responses, {files['n_scores']:,} scores by 12 raters (overlap 3); "
