@@ -48,6 +48,12 @@ def test_one_assignment_and_one_rating_per_task_and_rater(project):
     Score.objects.create(rating=rating, dimension=dim, value=3)
     refused(lambda: Score.objects.create(rating=rating, dimension=dim, value=4))
     refused(lambda: Score.objects.create(rating=rating, dimension=dim.version.dimensions.get(key="why")))
+    # a per-response question: one score per response, beside the one about the whole task
+    other = Task.objects.filter(project=project).exclude(pk=task.pk).first()
+    Score.objects.create(rating=rating, dimension=dim, value=2, response=task.response_a)
+    Score.objects.create(rating=rating, dimension=dim, value=5, response=other.response_a)
+    refused(lambda: Score.objects.create(rating=rating, dimension=dim, value=1, response=task.response_a))
+    assert Score.objects.filter(rating=rating, dimension=dim).count() == 3
 
 
 def test_project_settings_ranges(project):
@@ -110,10 +116,11 @@ def test_the_import_tables_carry_no_redundant_single_column_index():
     single = {(table, tuple(c["columns"])) for table, constraints in found.items() for c in constraints.values()
               if c["index"] and not c["unique"] and not c["primary_key"] and len(c["columns"]) == 1}
     # Kept: a task's item and project (the queue's indexes are partial), a person's ratings in every
-    # project, a rating's scores; and three partial ones, holding only the rows that have a value.
+    # project; and three partial ones, holding only the rows that have a value.  A rating's scores are
+    # found by score_once_per_answer, which starts with the rating.
     assert single <= {("projects_task", ("item_id",)), ("projects_task", ("project_id",)),
-                      ("ratings_rating", ("rater_id",)), ("ratings_score", ("rating_id",)),
+                      ("ratings_rating", ("rater_id",)),
                       ("projects_task", ("response_b_id",)), ("ratings_rating", ("exclusion_id",)),
                       ("ratings_score", ("response_id",))}, single
     assert "task_single_response_unique" in found["projects_task"]
-    assert "score_once_per_rating_and_dimension" in found["ratings_score"]
+    assert "score_once_per_answer" in found["ratings_score"]

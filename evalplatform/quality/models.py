@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 
 
 class GoldExpectation(models.Model):
@@ -95,8 +96,8 @@ class ConsensusLabel(models.Model):
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="consensus_labels", db_index=False
     )
-    task = models.ForeignKey(
-        "projects.Task", on_delete=models.CASCADE, related_name="consensus_labels", db_constraint=False
+    task = models.ForeignKey(  # indexed by consensus_once_per_unit, which starts with it
+        "projects.Task", on_delete=models.CASCADE, related_name="consensus_labels", db_constraint=False, db_index=False
     )
     dimension = models.ForeignKey("rubrics.Dimension", on_delete=models.CASCADE, related_name="+", db_constraint=False)
     response = models.ForeignKey(
@@ -117,12 +118,10 @@ class ConsensusLabel(models.Model):
 
     class Meta:
         constraints = [
+            # one label per (task, dimension), and per response for a per-response question (0: the task)
             models.UniqueConstraint(
-                fields=["task", "dimension"], condition=Q(response__isnull=True), name="consensus_once_per_task_dimension"
-            ),
-            models.UniqueConstraint(
-                fields=["task", "dimension", "response"], condition=Q(response__isnull=False),
-                name="consensus_once_per_task_dimension_response",
+                F("task"), F("dimension"), Coalesce(F("response"), Value(0), output_field=models.BigIntegerField()),
+                name="consensus_once_per_unit",
             ),
             models.CheckConstraint(condition=Q(n_ratings__gte=1), name="consensus_has_ratings"),
         ]
