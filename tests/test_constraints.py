@@ -111,16 +111,19 @@ def test_the_import_tables_carry_no_redundant_single_column_index():
         found = {
             table: connection.introspection.get_constraints(cursor, table)
             for table in ("projects_item", "projects_response", "projects_task", "assignments_assignment",
-                          "ratings_rating", "ratings_score")
+                          "ratings_rating", "ratings_score", "quality_consensuslabel")
         }
     single = {(table, tuple(c["columns"])) for table, constraints in found.items() for c in constraints.values()
               if c["index"] and not c["unique"] and not c["primary_key"] and len(c["columns"]) == 1}
     # Kept: a task's item and project (the queue's indexes are partial), a person's ratings in every
-    # project; and three partial ones, holding only the rows that have a value.  A rating's scores are
-    # found by score_once_per_answer, which starts with the rating.
+    # project, a label's dimension; and four partial ones, holding only the rows that have a value.  A
+    # rating's scores are found by score_once_per_answer, a task's labels by consensus_once_per_unit,
+    # a project's by consensus_project_task: each starts with that column.
     assert single <= {("projects_task", ("item_id",)), ("projects_task", ("project_id",)),
                       ("ratings_rating", ("rater_id",)),
                       ("projects_task", ("response_b_id",)), ("ratings_rating", ("exclusion_id",)),
-                      ("ratings_score", ("response_id",))}, single
+                      ("ratings_score", ("response_id",)), ("quality_consensuslabel", ("dimension_id",)),
+                      ("quality_consensuslabel", ("response_id",))}, single
     assert "task_single_response_unique" in found["projects_task"]
     assert "score_once_per_answer" in found["ratings_score"]
+    assert "consensus_once_per_unit" in found["quality_consensuslabel"]

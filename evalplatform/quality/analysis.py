@@ -222,6 +222,8 @@ def _shared_scores(project: Project, rule: dict[str, Any], dim_ids: list[int],
     response = keys.response.astype(np.int64)
     if not theirs[3] and mine[3]:
         gold = _score_query(project, rule, dim_ids, rating__task__is_gold=True)
+        if len(gold):  # a task made gold since the snapshot was read: its scores are there already
+            gold = gold[~np.isin(gold[:, 0], rating)]
         if len(gold):
             rating = np.concatenate([rating, gold[:, 0]])
             order = np.argsort(rating, kind="stable")
@@ -278,6 +280,13 @@ def _rating_rows(project: Project, params: dict[str, Any], dim_ids: list[int],
             at = np.minimum(np.searchsorted(ratings[:, 0], shared[0]), len(ratings) - 1)
             if (ratings[at, 0] != shared[0]).any():
                 shared = None
+            elif data is not None and data.score_keys is not None and not data.score_keys.rule[3]:
+                # The report left gold tasks out; a task a lead made gold since it read its scores is in
+                # the snapshot but gold now: this run would count it as gold and the report's
+                # figures (``_report_entries``) would not.  Read the scores afresh.
+                mine_at = np.minimum(np.searchsorted(ratings[:, 0], data.score_keys.rating), len(ratings) - 1)
+                if (ratings[mine_at, 2] == 1).any():
+                    shared = None
     if shared is None:
         from_snapshot = False
         # A rating's task and rater are read once with the rating, not with each of its scores: the

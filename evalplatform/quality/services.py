@@ -264,7 +264,7 @@ def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str 
 
     A run at a team's size makes hundreds of thousands of labels, and the next run (the report after a
     few more ratings, or with other parameters) gives most of them again: deleting and inserting every
-    row updates seven indexes per row (seconds on SQLite), while a row found by its (task, response,
+    row updates five indexes per row (seconds on SQLite), while a row found by its (task, response,
     dimension) keeps its id and is rewritten in place only if a figure changed (no index holds them).
     Rows whose unit is gone are deleted, new ones inserted.  Readers see the same rows either way.
     """

@@ -175,8 +175,8 @@ def test_the_per_rater_figures_come_from_the_agreement_section_when_it_counted_t
 @pytest.mark.django_db
 def test_per_response_questions_are_figured_by_the_quality_run_itself(make_project, monkeypatch):
     """On a pair project a per-response question's unit is (task, response) here, but (item, model) in
-    the agreement section, which gathers a response's scores from all its pairs: not taken (nor are
-    the snapshot's scores, which hold one score per rating and response)."""
+    the agreement section, which gathers a response's scores from all its pairs: not taken, though the
+    run takes the snapshot's scores."""
     from evalplatform.ratings.services import submit_rating
     from evalplatform.reports.sections import agreement_section
     from rubrics.services import import_rubric
@@ -184,17 +184,37 @@ def test_per_response_questions_are_figured_by_the_quality_run_itself(make_proje
     from tests.fixtures import next_assignment
 
     version, _ = import_rubric(data=DUEL_RUBRIC)
-    project = make_project("duel", kind="pairwise", version=version, items=2, models=("m1", "m2", "m3"), overlap=3,
-                           raters=("alice", "bob", "carol"))
-    for r, name in enumerate(("alice", "bob", "carol")):
-        user = project.memberships.get(user__username=name).user
-        while (held := next_assignment(project=project, rater=user)) is not None:
-            submit_rating(assignment=held, scores={"preference": (held.pk + r) % 5 - 2, "accuracy.a": 1 + (held.pk + r) % 5,
-                                                   "accuracy.b": 1 + (held.pk * r) % 5})
+    raters = ("alice", "bob", "carol", "dan", "erin", "fay")
+    project = make_project("duel", kind="pairwise", version=version, items=1, models=("m1", "m2", "m3"), overlap=2,
+                           raters=raters)
+    for r, name in enumerate(raters):  # one pair each: no rater scores a response twice
+        held = next_assignment(project=project, rater=project.memberships.get(user__username=name).user)
+        submit_rating(assignment=held, scores={"preference": r % 5 - 2, "accuracy.a": 1 + r % 5,
+                                               "accuracy.b": 1 + (r * 3) % 5})
     data = load_data(project, {})
+    assert data.score_keys is not None  # the snapshot's scores are taken: only the units differ
     agreement_section(project, {"bootstrap": 20}, data)
     calls = []
     summarize = analysis.summarize
     monkeypatch.setattr(analysis, "summarize", lambda *a, **k: calls.append(1) or summarize(*a, **k))
     run_quality(project, quality_params({}), data=data)
     assert calls == [1]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("quality_gold", [False, True])
+def test_a_task_made_gold_after_the_snapshot_was_read(rated, monkeypatch, quality_gold):
+    """The report read the task's scores as not gold; by the quality run it is gold: the run reads the
+    scores afresh rather than count them twice or take the report's figures, which counted them."""
+    from evalplatform.reports.sections import agreement_section
+    from tests.reports.test_report_golden import first_difference
+
+    data = load_data(rated, {})
+    agreement_section(rated, {"bootstrap": 20}, data)
+    set_gold(task=Task.objects.filter(project=rated).order_by("id")[1],
+             expectations={"accuracy": {"value": 3, "tolerance": 1}})
+    params = {**quality_params({}), "include_gold": quality_gold}
+    on_snapshot = run_quality(rated, params, data=data)
+    read = run_quality(rated, params)
+    assert first_difference(on_snapshot.result, read.result, "result") is None
+    assert on_snapshot.labels == read.labels

@@ -18,10 +18,23 @@ class Migration(migrations.Migration):
             name='dimension',
             field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rubrics.dimension'),
         ),
-        migrations.AlterField(
-            model_name='consensuslabel',
-            name='project',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='consensus_labels', to='projects.project'),
+        # The project's own index goes by name: AlterField would drop the foreign key and add it again on
+        # PostgreSQL, checking every label while it locks the projects table (consensus_project_task
+        # starts with the project and serves its reads).
+        migrations.SeparateDatabaseAndState(
+            state_operations=[
+                migrations.AlterField(
+                    model_name='consensuslabel',
+                    name='project',
+                    field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='consensus_labels', to='projects.project'),
+                ),
+            ],
+            database_operations=[
+                migrations.RunSQL(
+                    'DROP INDEX IF EXISTS "quality_consensuslabel_project_id_c900a33a"',
+                    reverse_sql='CREATE INDEX "quality_consensuslabel_project_id_c900a33a" ON "quality_consensuslabel" ("project_id")',
+                ),
+            ],
         ),
         migrations.AlterField(
             model_name='consensuslabel',
