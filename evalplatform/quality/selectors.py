@@ -124,7 +124,7 @@ def _pair_name(task: Task) -> str:
 
 
 def needs_adjudication(label: Any, threshold: float, adjudicated: set[int] | frozenset[int]) -> bool:
-    """The queue's rule in Python (for counts made before the labels are stored): ``flagged_labels``; ``label`` is a ``ConsensusLabel`` or an ``analysis.Label``."""
+    """The queue's rule in Python (for counts made before the labels are stored): ``flagged_labels``; ``label`` is a ``ConsensusLabel`` or a ``labels.Label``."""
     return (label.response_id is None and label.n_ratings >= 2 and label.task_id not in adjudicated
             and label.agreement is not None and label.agreement < threshold)
 

@@ -229,7 +229,7 @@ def compute_quality(
     return run.result
 
 
-#: What a consensus label holds besides its project (``analysis.Label``'s fields, in its order).
+#: What a consensus label holds besides its project (``labels.Label``'s fields, in its order).
 LABEL_FIELDS = (
     "task_id", "response_id", "dimension_id", "n_ratings", "agreement", "split", "mean", "median", "majority",
     "majority_share", "dawid_skene", "dawid_skene_posterior", "mace", "mace_posterior",
@@ -271,7 +271,7 @@ def _replace_labels(project: Project, labels: Sequence[Any], stored_digest: str 
     quote = connection.ops.quote_name
     stored_sql = (f"SELECT {quote('id')}, {', '.join(quote(f) for f in LABEL_FIELDS)} "  # noqa: S608
                   f"FROM {quote(ConsensusLabel._meta.db_table)} WHERE {quote('project_id')} = %s ORDER BY 1")
-    from evalplatform.quality.analysis import LabelTable
+    from evalplatform.quality.labels import LabelTable
 
     # A run's table digests its columns without making its rows; given rows are made a table first.
     table = labels if isinstance(labels, LabelTable) else LabelTable.of(labels)

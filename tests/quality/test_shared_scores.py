@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from evalplatform.projects.models import Membership, Task
-from evalplatform.quality import analysis
+from evalplatform.quality import analysis, labels
 from evalplatform.quality.analysis import QUALITY_DEFAULTS, run_quality
 from evalplatform.quality.services import set_gold
 from evalplatform.reports.data import load_data
@@ -70,12 +70,12 @@ def test_a_snapshot_missing_scores_is_not_taken(rated, monkeypatch):
 
 def test_shared_list_gives_finite_lists_figures_with_equal_values_sharing_one_float():
     values = [0.5, float("nan"), 2.0, 0.5, float("inf"), 2.0, -1.5]
-    shared = analysis._shared_list(values)
-    assert shared == analysis._finite_list(values) == [0.5, None, 2.0, 0.5, None, 2.0, -1.5]
+    shared = labels._shared_list(values)
+    assert shared == labels._finite_list(values) == [0.5, None, 2.0, 0.5, None, 2.0, -1.5]
     assert shared[0] is shared[3] and shared[2] is shared[5]
     # np.unique would take -0.0 for 0.0: such a column keeps its own floats, and the sign
-    assert [repr(v) for v in analysis._shared_list([0.0, -0.0, 1.0])] == ["0.0", "-0.0", "1.0"]
-    assert analysis._shared_list([]) == []
+    assert [repr(v) for v in labels._shared_list([0.0, -0.0, 1.0])] == ["0.0", "-0.0", "1.0"]
+    assert labels._shared_list([]) == []
 
 
 @pytest.mark.django_db
@@ -139,7 +139,7 @@ def test_a_refresh_that_gives_the_stored_labels_builds_no_label_rows(rated, monk
     # the table's rows are the stored rows (a bool reads 0/1 on SQLite: equal to False/True)
     assert [tuple(label) for label in run.labels] == [row[1:] for row in stored]
 
-    monkeypatch.setattr(analysis.LabelTable, "rows", lambda self: pytest.fail("the labels' rows were built"))
+    monkeypatch.setattr(labels.LabelTable, "rows", lambda self: pytest.fail("the labels' rows were built"))
     compute_quality(project=rated)  # the same ratings: the same digest
     assert list(ConsensusLabel.objects.filter(project=rated).order_by("id").values_list("id", *LABEL_FIELDS)) == stored
 

@@ -8,7 +8,7 @@ import pytest
 from evalplatform.bulk import delete_ids, update_rows
 from evalplatform.projects.models import Response, Task
 from evalplatform.quality import services
-from evalplatform.quality.analysis import Label
+from evalplatform.quality.labels import Label
 from evalplatform.quality.models import ConsensusLabel
 from evalplatform.quality.services import LABEL_FIELDS, store_quality
 from rubrics.models import Dimension
