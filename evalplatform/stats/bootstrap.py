@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import gammaln
 from threadpoolctl import ThreadpoolController
 
 if TYPE_CHECKING:
@@ -147,6 +146,8 @@ def make_rng(seed: Seed) -> np.random.Generator:
 
 def _poisson_table(lam: float) -> tuple[int, NDArray[np.float64]]:
     """(lowest k, CDF over k = lowest, lowest + 1, ...) of Poisson(lam), covering lam ± 12 sd + 10."""
+    from scipy.special import gammaln  # when called: importing the engine (gate --help) does not load scipy
+
     sd = math.sqrt(lam)
     lo = max(0, int(lam - 12 * sd - 10))
     k = np.arange(lo, int(lam + 12 * sd + 12) + 1, dtype=float)
