@@ -94,3 +94,43 @@ def test_the_agreement_command_loads_neither_pandas_nor_the_judges_module(tmp_pa
         "if h in sys.modules)))"
     )
     assert json.loads(fresh_interpreter(code).strip().splitlines()[-1]) == []
+
+
+#: Raises on importing any of the given packages, so a command that needs one to build its parser is named.
+COMMAND_PROBE = """
+import importlib.abc, json, sys
+import django
+django.setup()
+from django.core.management import get_commands, load_command_class
+
+class Refuse(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {heavy!r}:
+            raise ImportError(f"{{name}} imported")
+
+sys.meta_path.insert(0, Refuse())
+found = {{}}
+for name, app in sorted(get_commands().items()):
+    if app.startswith("evalplatform") or app == "rubrics":
+        try:
+            load_command_class(app, name).create_parser("manage.py", name)
+        except ImportError as exc:
+            found[name] = str(exc)
+print(json.dumps(found))
+"""
+
+
+def test_no_command_loads_numpy_scipy_arrow_or_celery_for_its_help():
+    """``manage.py X --help`` is Django's start-up plus the command's module and parser: a command that
+    needs numpy only to name its choices (gate did, through the report's data module) starts 0.15 s
+    slower than the 0.6 s the scale issue allows."""
+    heavy = ("numpy", "scipy", "pyarrow", "celery")
+    found = json.loads(fresh_interpreter(COMMAND_PROBE.format(heavy=heavy), DJANGO_SETTINGS_MODULE="evalplatform.settings"))
+    assert found == {}, f"these commands load heavy packages for --help: {found}"
+
+
+def test_the_command_probe_names_a_command_that_loads_numpy():
+    """The check above can fail: the same probe, refusing a package every command loads, names them."""
+    found = json.loads(fresh_interpreter(
+        COMMAND_PROBE.format(heavy=("evalplatform",)), DJANGO_SETTINGS_MODULE="evalplatform.settings"))
+    assert "gate" in found and "import_ratings" in found

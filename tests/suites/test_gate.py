@@ -160,3 +160,11 @@ def test_a_lead_sets_the_thresholds_and_webhook_over_the_api_and_others_cannot(s
     assert client.patch(url, {"thresholds": {"psi": 9}}, format="json").status_code == 404
     suite.refresh_from_db()
     assert suite.threshold("psi") == 0.1
+
+
+def test_the_command_offers_exactly_the_gates_formats():
+    """The command names the formats itself so its --help needn't load the gate (and numpy)."""
+    from evalplatform.suites import gate
+    from evalplatform.suites.management.commands import gate as command
+
+    assert command.FORMATS == gate.FORMATS
