@@ -3,13 +3,16 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from evalplatform.assignments.models import Assignment
+from evalplatform.llm.models import ModelEndpoint
 from evalplatform.projects.models import Item, Membership, Project, Response, Task
 from evalplatform.ratings.models import Rating, Score
+from evalplatform.suites.models import Suite
 from rubrics.models import Dimension
 from tests.fixtures import UserFactory
 
@@ -82,6 +85,23 @@ def test_assignment_status_and_finish_time_agree(project):
                                               leased_at=now, lease_expires_at=now))
     refused(lambda: Assignment.objects.create(project=project, task=task, rater=project.created_by,
                                               leased_at=now, lease_expires_at=now - timedelta(seconds=1)))
+
+
+def test_suite_subgroups_and_endpoint_token_limits_are_table_rules(db):
+    """Written around the services (an update, the admin), a subgroup of fewer than 2 items or a
+    max_tokens of 0 is refused by the table itself; None (no limit) and 1 are fine."""
+    suite = Suite.objects.create(slug="s", name="S")
+    refused(lambda: Suite.objects.filter(pk=suite.pk).update(min_subgroup_items=1))
+    Suite.objects.filter(pk=suite.pk).update(min_subgroup_items=2)
+    endpoint = ModelEndpoint.objects.create(name="e", base_url="http://127.0.0.1:9/v1", model="m")
+    refused(lambda: ModelEndpoint.objects.filter(pk=endpoint.pk).update(max_tokens=0))
+    ModelEndpoint.objects.filter(pk=endpoint.pk).update(max_tokens=None)
+    ModelEndpoint.objects.filter(pk=endpoint.pk).update(max_tokens=1)
+    assert ModelEndpoint.objects.get(pk=endpoint.pk).max_tokens == 1
+    # The admin's form says why before the table refuses it.
+    with pytest.raises(ValidationError) as refusal:
+        ModelEndpoint(name="f", base_url="http://127.0.0.1:9/v1", model="m", max_tokens=0).full_clean()
+    assert list(refusal.value.message_dict) == ["max_tokens"]
 
 
 def test_automated_raters_cannot_be_active(db):

@@ -33,7 +33,7 @@ class ModelEndpoint(models.Model):
     base_url = URLField(max_length=500, help_text="The API's base URL, e.g. https://api.openai.com/v1.")
     model = models.CharField(max_length=200, help_text="The model id sent with each request.")
     temperature = models.FloatField(null=True, blank=True, default=0.0)
-    max_tokens = models.PositiveIntegerField(null=True, blank=True, default=512)
+    max_tokens = models.PositiveIntegerField(null=True, blank=True, default=512, validators=[MinValueValidator(1)])
     seed = models.BigIntegerField(null=True, blank=True, help_text="Sent where the endpoint supports it.")
     extra_parameters = models.JSONField(default=dict, blank=True,
                                         help_text="Other request parameters (top_p, ...), sent as they are.")
@@ -59,6 +59,9 @@ class ModelEndpoint(models.Model):
             models.CheckConstraint(condition=Q(requests_per_minute__gte=1), name="endpoint_rate_positive"),
             models.CheckConstraint(condition=Q(max_concurrency__gte=1), name="endpoint_concurrency_positive"),
             models.CheckConstraint(condition=Q(timeout_seconds__gt=0), name="endpoint_timeout_positive"),
+            # None sends no limit; 0 would ask for an empty completion on every request.
+            models.CheckConstraint(condition=Q(max_tokens__isnull=True) | Q(max_tokens__gte=1),
+                                   name="endpoint_max_tokens_positive"),
         ]
 
     def __str__(self) -> str:

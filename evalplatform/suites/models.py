@@ -47,6 +47,10 @@ class Suite(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        constraints = [
+            # A subgroup of one item has no spread to test (the service refuses fewer than 2 by name).
+            models.CheckConstraint(condition=Q(min_subgroup_items__gte=2), name="suite_subgroup_at_least_two_items"),
+        ]
 
     def __str__(self) -> str:
         return self.name
