@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.core.management import call_command
@@ -69,8 +70,14 @@ def single(rated_project, lead):
             metadata={"topic": TRICKY[(n + 3) % len(TRICKY)], "langue": "français, \"ü\"", "n": n, "ok": n % 2 == 0},
         )
     for n, rating in enumerate(Rating.objects.filter(project=project).order_by("id")):
+        # Times the database gives as text: a whole second (no fraction in ISO), a fraction with trailing
+        # zeros, one written in another time zone, and the time of saving.
+        created = [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 100000, tzinfo=UTC),
+                   datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+                   rating.created_at][n % 4]
         Rating.objects.filter(pk=rating.pk).update(
-            justification=TRICKY[n % len(TRICKY)], duration_ms=None if n % 5 == 0 else rating.duration_ms
+            justification=TRICKY[n % len(TRICKY)], duration_ms=None if n % 5 == 0 else rating.duration_ms,
+            created_at=created,
         )
     return project
 
