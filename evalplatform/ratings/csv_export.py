@@ -15,6 +15,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import F, Func, TextField
 
 from evalplatform.bulk import converted_rows
@@ -134,14 +136,17 @@ def _rating_cells(project: Project, options: ExportOptions, pairwise: bool) -> I
                "task__item__reference", "task__is_gold", "exclusion_id", "task__item__metadata"]
     if options.with_text:
         fields += ["task__item__prompt", "task__response_a__text"] + (["task__response_b__text"] if pairwise else [])
-    fields[fields.index("created_at")] = "created_text"
-    rows = (Rating.objects.filter(options.rating_q(project, prefix="")).annotate(created_text=_UTCText(F("created_at")))
-            .order_by("id").values_list(*fields))
+    rows = Rating.objects.filter(options.rating_q(project, prefix="")).order_by("id")
+    if _times_as_utc_text():
+        fields[fields.index("created_at")] = "created_text"
+        rows = rows.annotate(created_text=_UTCText(F("created_at")))
+    rows = rows.values_list(*fields)
     # Each column to its encoded cell (``converted_rows`` encodes each distinct value once).
     cell = csv_cell
     columns: list[Any] = [None, *([cell] * (len(fields) - 1))]
     columns[fields.index("rater_id")] = lambda rater_id: members.get(rater_id, outsider)
-    columns[fields.index("created_text")] = lambda created: cell(_isoformat(created))
+    created_at = fields.index("created_text" if "created_text" in fields else "created_at")
+    columns[created_at] = lambda created: cell(_isoformat(created))
     columns[fields.index("exclusion_id")] = lambda exclusion: cell(exclusion is not None)
     columns[fields.index("task__item__metadata")] = lambda metadata: cell(
         json.dumps(metadata or {}, ensure_ascii=False, sort_keys=True))
@@ -162,19 +167,27 @@ def _rating_cells(project: Project, options: ExportOptions, pairwise: bool) -> I
         yield rating_id, head, tail
 
 
+def _times_as_utc_text() -> bool:
+    """Whether the database can give a time as the text of its UTC time: SQLite and PostgreSQL, with
+    aware times kept in UTC (``USE_TZ``, no other ``TIME_ZONE`` for the database), as settings.py has it.
+    Otherwise each time is read as Django reads it and formatted in Python, as before."""
+    return (settings.USE_TZ and connection.vendor in ("sqlite", "postgresql")
+            and connection.timezone_name == "UTC")
+
+
 class _UTCText(Func):
     """A time column as the text of its UTC time, ``YYYY-MM-DD HH:MM:SS[.ffffff]``, read as text.
 
     Each rating's time is its own, so ``converted_rows`` can't share the conversion: turning 180,000
     times into ``datetime`` objects (psycopg's parser, or Django's for SQLite's text) and back into
-    ISO text was a third of the export's CPU.  SQLite stores exactly this text (Django writes UTC,
-    without an offset); PostgreSQL formats it with six decimals.  Other databases give the time itself.
+    ISO text was a third of the export's CPU on PostgreSQL.  SQLite stores exactly this text (Django
+    writes UTC without an offset, when ``_times_as_utc_text``); PostgreSQL formats it with six decimals.
     """
 
     output_field = TextField()
 
-    def as_sql(self, compiler, connection, **extra_context):  # the column itself: the driver's time
-        return compiler.compile(self.source_expressions[0])
+    def as_sql(self, compiler, connection, **extra_context):
+        raise NotImplementedError(f"no UTC text of a time on {connection.vendor} (see _times_as_utc_text)")
 
     def as_sqlite(self, compiler, connection, **extra_context):
         # An expression, not the bare column: sqlite3 parses a column declared datetime into a time.
@@ -186,7 +199,7 @@ class _UTCText(Func):
 
 
 def _isoformat(created: Any) -> str:
-    """``created.isoformat()`` of the aware UTC time ``_UTCText`` read (as text, or a time elsewhere)."""
+    """``created.isoformat()``, from the UTC text ``_UTCText`` read or from the time Django read."""
     if not isinstance(created, str):
         return created.isoformat()
     if created.endswith(".000000"):  # isoformat leaves out a whole second's fraction

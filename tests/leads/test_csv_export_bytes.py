@@ -71,10 +71,10 @@ def single(rated_project, lead):
         )
     for n, rating in enumerate(Rating.objects.filter(project=project).order_by("id")):
         # Times the database gives as text: a whole second (no fraction in ISO), a fraction with trailing
-        # zeros, one written in another time zone, and the time of saving.
+        # zeros, one given in another zone (a different UTC date), a year before 1000, the time of saving.
         created = [datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, 100000, tzinfo=UTC),
                    datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
-                   rating.created_at][n % 4]
+                   datetime(999, 1, 1, 0, 0, 0, 5, tzinfo=UTC), rating.created_at][n % 5]
         Rating.objects.filter(pk=rating.pk).update(
             justification=TRICKY[n % len(TRICKY)], duration_ms=None if n % 5 == 0 else rating.duration_ms,
             created_at=created,
@@ -126,3 +126,33 @@ def test_a_pairwise_project_with_free_text_gives_the_same_bytes(make_project):
         expected = reference_csv(project, options)
         assert expected.count("\n") > 20
         assert fast_csv(project, options) == expected
+
+
+@pytest.fixture
+def database_in_paris():
+    """The database's connection set to keep times in Paris time (``DATABASES[...]["TIME_ZONE"]``)."""
+    from django.db import connections
+
+    connection = connections["default"]  # the wrapper itself: its cached properties are in its __dict__
+
+    def use(zone):
+        connection.settings_dict["TIME_ZONE"] = zone
+        for cached in ("timezone", "timezone_name"):
+            connection.__dict__.pop(cached, None)
+        connection.ensure_timezone()  # PostgreSQL: the session's own time zone
+
+    before = connection.settings_dict.get("TIME_ZONE")
+    use("Europe/Paris")
+    try:
+        yield
+    finally:
+        use(before)
+
+
+def test_a_database_keeping_another_time_zone_gives_the_same_bytes(single, database_in_paris):
+    """The times come as UTC text from the database only where it keeps them in UTC; a database set to
+    another zone (SQLite then stores local times) is read as Django reads it."""
+    from evalplatform.ratings.csv_export import _times_as_utc_text
+
+    assert not _times_as_utc_text()
+    assert_same_bytes(single)

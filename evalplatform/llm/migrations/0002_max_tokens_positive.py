@@ -1,15 +1,16 @@
 """An endpoint's max_tokens is None (no limit) or at least 1, as a table constraint.
 
-The form and admin never refused 0, which asks for an empty completion on every request: such a row
-becomes None (the endpoint's own limit) before the constraint is added, so the migration can't fail on it.
+The admin never refused 0, which asks for an empty completion on every request.  Such a row gets the
+field's default, 512, before the constraint is added (so the migration can't fail on it): a capped
+endpoint stays capped, where None would send no limit at all.
 """
 
 import django.core.validators
 from django.db import migrations, models
 
 
-def zero_means_no_limit(apps, schema_editor):
-    apps.get_model("llm", "ModelEndpoint").objects.filter(max_tokens=0).update(max_tokens=None)
+def zero_becomes_the_default(apps, schema_editor):
+    apps.get_model("llm", "ModelEndpoint").objects.filter(max_tokens=0).update(max_tokens=512)
 
 
 class Migration(migrations.Migration):
@@ -19,7 +20,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(zero_means_no_limit, migrations.RunPython.noop),
+        migrations.RunPython(zero_becomes_the_default, migrations.RunPython.noop),
         migrations.AlterField(
             model_name='modelendpoint',
             name='max_tokens',
