@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import IO, Any
 
 from django.contrib.auth import get_user_model
@@ -365,32 +364,41 @@ def _write(project: Project, pending: dict, users: dict, scales: dict, automated
     entries = list(pending.values())
     rating_ids = reserve_ids(Rating, len(entries))
     rater_ids = {name: user.pk for name, user in users.items()}
+    # What every row shares, looked up once: ``project.pk`` and an enum's value are attribute lookups
+    # through descriptors, 0.2 s over 180,000 ratings.
+    project_id, version_id = project.pk, project.rubric_version_id
     assignment_ids: list[int | None] = [None] * len(entries)
     if not automated:
         assignment_ids = [*reserve_ids(Assignment, len(entries))]
+        stamp = db_value(Assignment, "leased_at", now)
+        submitted, imported = Assignment.Status.SUBMITTED.value, Assignment.Source.IMPORT.value
         insert_rows(
             Assignment, ("project_id", "task_id", "rater_id", "status", "source", "leased_at", "lease_expires_at",
                          "finished_at"),
-            ((a, project.pk, e.task_id, rater_ids[e.rater], Assignment.Status.SUBMITTED.value,
-              Assignment.Source.IMPORT.value, stamp, stamp, stamp)
-             for a, e, stamp in zip(assignment_ids, entries, repeat(db_value(Assignment, "leased_at", now)))),
+            ((a, project_id, e.task_id, rater_ids[e.rater], submitted, imported, stamp, stamp, stamp)
+             for a, e in zip(assignment_ids, entries, strict=True)),
             with_id=True,
         )
     insert_rows(
         Rating, ("project_id", "task_id", "rater_id", "assignment_id", "rubric_version_id", "justification",
                  "duration_ms"),
-        ((r, project.pk, e.task_id, rater_ids[e.rater], a, project.rubric_version_id, e.justification, e.duration_ms)
+        ((r, project_id, e.task_id, rater_ids[e.rater], a, version_id, e.justification, e.duration_ms)
          for r, e, a in zip(rating_ids, entries, assignment_ids, strict=True)),
         with_id=True,
     )
     responses = _pair_responses(project, {e.task_id for e in entries if any("." in a for a in e.values)})
     dimension_of = {key: (scale.dimension_id, scale.is_text) for key, scale in scales.items()}
 
+    answers: dict[str, tuple[int, bool, str]] = {}  # answer key -> (dimension id, is text, model): a handful
+
     def scores():
         for entry, rating_id in zip(entries, rating_ids, strict=True):
             for answer, value in entry.values.items():
-                key, _, model = answer.partition(".")  # "key.model": a per-response question of a pair
-                dimension_id, is_text = dimension_of[key]
+                found = answers.get(answer)
+                if found is None:
+                    key, _, model = answer.partition(".")  # "key.model": a per-response question of a pair
+                    found = answers[answer] = (*dimension_of[key], model)
+                dimension_id, is_text, model = found
                 if is_text:
                     yield rating_id, dimension_id, None, str(value), None
                 else:
