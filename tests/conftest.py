@@ -36,6 +36,26 @@ def _service_markers(request):
         missing("needs Redis: set TEST_REDIS_URL")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_session_outlives_the_tests(request):
+    """On PostgreSQL, every thread or process a test started has closed its database connection by the
+    end: one left open (six threads of a generation run once were) keeps the test database from being
+    dropped, and in production would be a leaked connection.  Checked after every other fixture of the
+    session (live servers, workers) is torn down, before the database is."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    request.getfixturevalue("django_db_setup")  # set up first, so torn down after this check
+    blocker = request.getfixturevalue("django_db_blocker")
+    yield
+    with blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid()")
+        others = cursor.fetchone()[0]
+    assert others == 0, (f"{others} other session(s) still connected to the test database when the tests ended: "
+                         "a thread or process a test started did not close its connection")
+
+
 _WATCHED_LOGGERS = ("", "django", "django.template", "evalplatform", "celery")
 
 

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 
 import pytest
+from django.db import connections
 
 from evalplatform.llm import services
 from evalplatform.llm.models import Call, Run
@@ -65,7 +66,13 @@ def test_two_hundred_items_two_endpoints_hold_limits_and_survive_429_and_500(
     fake_llm.control.add("fail", model="fake-slow", every=11)
     monkeypatch.setattr(services, "_enqueue_workers", lambda run_id: None)
     run = services.start_generation(project=project, endpoints=[fast, slow])
-    workers = [threading.Thread(target=services.process_run, kwargs={"run_id": run.pk}) for _ in range(6)]
+    def worker():
+        try:
+            services.process_run(run_id=run.pk)
+        finally:
+            connections.close_all()  # each thread opened its own connection (else it outlives the test database)
+
+    workers = [threading.Thread(target=worker) for _ in range(6)]
     for w in workers:
         w.start()
     for w in workers:
