@@ -5,6 +5,7 @@ code, and the redirect to the platform's completion URL."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -82,3 +83,32 @@ def test_a_worker_trains_rates_up_to_the_quota_and_is_sent_back_with_the_code(pa
     assert worker.completed_at is not None
     assert Rating.objects.filter(rater=worker.user).count() == 2
     assert [a.passed for a in TrainingAttempt.objects.filter(rater=worker.user).order_by("id")] == [False, True]
+
+
+def test_a_workers_pages_fit_a_phone(page, live_server, make_project, lead):
+    """Crowd workers often arrive on a phone: the pages of their way through (training, its verdict,
+    scoring, the completion code) fit 390 px with tap targets of 44 px, as every other role's do."""
+    from tests.browser.test_phone_and_desktop import PHONE, check_fits
+
+    project = make_project("phone", items=4, overlap=1)
+    import_training_items(project=project, stream=jsonl(TRAINING), fmt="jsonl")
+    update_policy(project=project, training_required=True, pass_mark=0.8, tolerance=0, max_attempts=2)
+    link = create_entry_link(project=project, created_by=lead, quota=1, completion_code="PHONE390",
+                             completion_url=f"{live_server.url}/health/?cc={{code}}")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{entry_path(link)}?PROLIFIC_PID={PID}&STUDY_ID=s1&SESSION_ID=x9")
+    training = f"/projects/{project.slug}/training/"
+    assert page.url.endswith(training)
+    problems = check_fits(page, training)
+    assert train(page, RIGHT) == "passed"
+    problems += check_fits(page, urlsplit(page.url).path)  # the verdict, with the way on to rating
+    problems += check_fits(page, f"/projects/{project.slug}/rate/")
+    page.wait_for_selector("#rating-form")
+    page.keyboard.type("43y")
+    page.keyboard.press("Enter")  # the quota is met: on to the code
+    page.wait_for_url(re.compile(r".*/enter/complete/$"))
+    problems += check_fits(page, "/enter/complete/")
+    assert page.inner_text("#completion-code") == "PHONE390"
+    assert not problems, "\n".join(problems)
+    assert page.watch.csp_violations() == []
+    assert page.watch.errors == []
