@@ -146,7 +146,7 @@ def make_rng(seed: Seed) -> np.random.Generator:
 
 def _poisson_table(lam: float) -> tuple[int, NDArray[np.float64]]:
     """(lowest k, CDF over k = lowest, lowest + 1, ...) of Poisson(lam), covering lam ± 12 sd + 10."""
-    from scipy.special import gammaln  # when called: importing the engine (gate --help) does not load scipy
+    from scipy.special import gammaln  # when called: importing the engine does not load scipy
 
     sd = math.sqrt(lam)
     lo = max(0, int(lam - 12 * sd - 10))
