@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Func, TextField
+from django.db.models import BigIntegerField, F, Func, TextField, Value
+from django.db.models.functions import Coalesce
 
 from evalplatform.bulk import converted_rows
 from evalplatform.exporting import csv_cell
@@ -40,10 +41,7 @@ def rating_csv_lines(project: Project, options: ExportOptions, header: list[str]
     dimensions = {scale.dimension_id: scale.key for scale in scales}
     text_dimensions = {scale.dimension_id for scale in scales if scale.kind == Dimension.Kind.TEXT}
     labels = _labels(scales)
-    scores = (
-        Score.objects.filter(rating__project=project)
-        .order_by("rating_id", "dimension__position", "dimension_id", "response_id")
-    )
+    scores = Score.objects.filter(rating__project=project).order_by(*_score_order(project))
     if pairwise:  # the response a per-response question was about, named in the "model" column
         score_rows = converted_rows(scores.values_list("rating_id", "dimension_id", "value", "text", "response__model"),
                                     (None, None, None, None, csv_cell), chunk_size=CHUNK)
@@ -54,6 +52,26 @@ def rating_csv_lines(project: Project, options: ExportOptions, header: list[str]
         yield from _pieces(_pair_lines(ratings, score_rows, labels, dimensions, text_dimensions))
     else:
         yield from _pieces(_lines(ratings, score_rows, labels, dimensions, text_dimensions))
+
+
+def _score_order(project: Project) -> tuple[Any, ...]:
+    """The scores' order: by rating, then the dimension's position (then id), then the response.
+
+    Where the dimension ids of every rubric version the project's ratings use follow their positions
+    (dimensions are made in order; reordering a draft's dimensions before publishing breaks it), ordering by the dimension's id is the same order,
+    and the database reads it straight from the index ``score_once_per_answer`` (rating, dimension,
+    response or 0): PostgreSQL otherwise joins each of 720,000 scores to its dimension and sorts every
+    rating's scores (1.07 s of server time against 0.41 s).  Within a (rating, dimension) the scores
+    either all name a response or none does, so response-or-0 orders them as ``response_id`` does."""
+    by_version: dict[int, list[tuple[int, int]]] = {}
+    used = Rating.objects.filter(project=project).order_by().values("rubric_version_id")
+    for version_id, position, dimension_id in (
+        Dimension.objects.filter(version_id__in=used).order_by().values_list("version_id", "position", "id")
+    ):
+        by_version.setdefault(version_id, []).append((position, dimension_id))
+    if all(sorted(ids) == sorted(ids, key=lambda pair: pair[1]) for ids in by_version.values()):
+        return ("rating_id", "dimension_id", Coalesce("response_id", Value(0), output_field=BigIntegerField()))
+    return ("rating_id", "dimension__position", "dimension_id", "response_id")
 
 
 def _pieces(lines: Iterator[str]) -> Iterator[str]:

@@ -156,3 +156,23 @@ def test_a_database_keeping_another_time_zone_gives_the_same_bytes(single, datab
 
     assert not _times_as_utc_text()
     assert_same_bytes(single)
+
+
+def test_dimensions_whose_positions_run_against_their_ids_give_the_same_bytes(single):
+    """The scores are read in index order (rating, dimension id) only while every version's dimension
+    ids follow their positions; a version whose dimensions were reordered is read in position order."""
+    from evalplatform.ratings.csv_export import _score_order
+    from rubrics import scales
+    from rubrics.models import Dimension
+
+    assert "dimension__position" not in _score_order(single)  # dimensions made in order: the index's order
+    dimensions = list(Dimension.objects.filter(version_id=single.rubric_version_id).order_by("id"))
+    assert len(dimensions) >= 3
+    for position, dimension in enumerate(reversed(dimensions)):
+        Dimension.objects.filter(pk=dimension.pk).update(position=position)
+    scales._cache.clear()  # the published version's scales, compiled in the old order
+    try:
+        assert "dimension__position" in _score_order(single)
+        assert_same_bytes(single)
+    finally:
+        scales._cache.clear()
