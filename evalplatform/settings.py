@@ -248,6 +248,10 @@ EVAL_REPORT_REFRESH_DELAY = float(os.environ.get("EVAL_REPORT_REFRESH_DELAY", 10
 # the broker) and the periodic sweep enqueues it again.
 EVAL_LOST_REFRESH_AFTER = float(os.environ.get("EVAL_LOST_REFRESH_AFTER", 120))
 
+# Responses per scoring task when a worker scores a project's responses against their references
+# (``projects.references.fan_out_scoring``): each batch is its own task, so every worker takes a share.
+EVAL_REFERENCE_TASK_BATCH = int(os.environ.get("EVAL_REFERENCE_TASK_BATCH", 2000))
+
 # Model runs (evalplatform.llm): the longest pause between retries of a call, the slack a call's lease
 # keeps beyond its endpoint's timeout, and how many process_run tasks one run may keep busy at once.
 EVAL_LLM_MAX_BACKOFF = float(os.environ.get("EVAL_LLM_MAX_BACKOFF", 30))

@@ -5,7 +5,9 @@ before ``stats.reference`` kept its scorers and each word's stem), some 40 s for
 project, so each response is scored once per (reference, response text) and kept in ``ReferenceScore``:
 
 * after an import that brought references commits, ``import_items`` enqueues ``tasks.score_references``
-  (``score_missing``: a worker scores every response that has no current row);
+  (``fan_out_scoring``): the responses that have no current row, in batches of
+  ``EVAL_REFERENCE_TASK_BATCH``, each its own ``tasks.score_reference_batch`` (``score_batch``), so every
+  worker takes a share; ``manage.py score_references`` scores them all in its own process (``score_missing``);
 * when a report needs them, ``reference_scores(..., compute_missing=True)`` reads the stored rows and
   scores whatever is still missing in bulk (a response added by a model run, say), storing it too;
 * exports read them with ``compute_missing=False``: never a computation in a web request.
@@ -22,6 +24,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 
 from evalplatform.dispatch import enqueue
@@ -31,6 +34,7 @@ from evalplatform.stats.reference import METRIC_KEYS, response_metrics
 log = logging.getLogger(__name__)
 
 SCORE_TASK = "evalplatform.projects.tasks.score_references"
+BATCH_TASK = "evalplatform.projects.tasks.score_reference_batch"
 #: The metric keys of ``stats.reference`` and the model's fields that hold them.
 FIELDS = dict(zip(METRIC_KEYS, ("rouge1", "rouge2", "rouge_l", "bleu", "chrf"), strict=True))
 #: Responses scored, then stored, per batch (memory holds one batch of texts).
@@ -96,15 +100,16 @@ def read_scores(
     """The stored scores that match their inputs; the rest are scored and stored when ``compute_missing``
     (in batches: the texts are read again per batch, so memory holds one batch), else left out.  One
     query reads the stored rows, whatever the number of responses."""
-    rows, computed, with_reference = _read(project, items=items, compute_missing=compute_missing)
+    rows, computed, with_reference, _ = _read(project, items=items, compute_missing=compute_missing)
     return ScoreRead({unit: dict(zip(METRIC_KEYS, m, strict=True)) for unit, m in rows.items()}, computed,
                      with_reference)
 
 
 def _read(
     project: Project, *, items: Collection[str] | None, compute_missing: bool,
-) -> tuple[dict[Unit, tuple[float, ...]], int, int]:
-    """``read_scores``' reading: (metrics tuples by unit, how many scored now, how many with a reference)."""
+) -> tuple[dict[Unit, tuple[float, ...]], int, int, list[int]]:
+    """``read_scores``' reading: (metrics tuples by unit, how many scored now, how many with a reference,
+    the ids of the responses that had no current score)."""
     values = [f"reference_score__{field}" for field in FIELDS.values()]
     rows = (
         Response.objects.filter(item__project=project).exclude(item__reference="")
@@ -126,7 +131,7 @@ def _read(
     fresh = score_responses(missing) if missing and compute_missing else []
     for ext, model, scored in fresh:
         out[(ext, model)] = tuple(scored[key] for key in METRIC_KEYS)
-    return {unit: m for unit, m in out.items() if m is not None}, len(fresh), len(out)
+    return {unit: m for unit, m in out.items() if m is not None}, len(fresh), len(out), missing
 
 
 def score_responses(response_ids: list[int]) -> list[tuple[str, str, dict[str, float]]]:
@@ -157,6 +162,37 @@ def score_missing(*, project_id: int) -> int:
     log.info("project %s: %s responses scored against their references (%s were current)", project.slug,
              read.computed, len(read.scores) - read.computed)
     return read.computed
+
+
+def fan_out_scoring(*, project_id: int) -> int:
+    """The worker's task after an import: the project's responses without a current score, in batches of
+    ``EVAL_REFERENCE_TASK_BATCH``, each enqueued as its own ``score_reference_batch`` task, so that every
+    worker takes a share (one worker scored 60,000 responses in about 40 s).  A single batch is scored
+    here.  Returns how many responses were missing.  Idempotent: a batch scores only what is still
+    missing when it runs, so a retry that enqueues some batches again costs a read."""
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return 0
+    missing = _read(project, items=None, compute_missing=False)[3]
+    size = max(1, int(settings.EVAL_REFERENCE_TASK_BATCH))
+    if len(missing) <= size:
+        score_responses(missing)
+    else:
+        for start in range(0, len(missing), size):
+            enqueue(BATCH_TASK, project_id, missing[start:start + size])
+    log.info("project %s: %s responses to score against their references, in %s task(s)", project.slug,
+             len(missing), -(-len(missing) // size))
+    return len(missing)
+
+
+def score_batch(*, project_id: int, response_ids: list[int]) -> int:
+    """Score and store those of ``response_ids`` (responses of the project) that still have no current
+    score, and return how many; one of ``fan_out_scoring``'s tasks."""
+    rows = (Response.objects.filter(pk__in=response_ids, item__project_id=project_id).exclude(item__reference="")
+            .values_list("id", "text", "item__reference", "reference_score__inputs_sha256"))
+    todo = [rid for rid, text, reference, stored in rows
+            if reference.strip() and stored != inputs_sha256(reference, text)]
+    return len(score_responses(sorted(todo)))
 
 
 def schedule_scoring(project_id: int) -> None:

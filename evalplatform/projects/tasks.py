@@ -16,6 +16,16 @@ from evalplatform.projects import references
              autoretry_for=(OperationalError, InterfaceError, SoftTimeLimitExceeded), retry_backoff=True,
              retry_backoff_max=60, max_retries=8)
 def score_references(self, project_id: int) -> int:
-    """Score (ROUGE, BLEU, chrF) and store every response of the project without a current score.
+    """Score (ROUGE, BLEU, chrF) and store every response of the project without a current score, in
+    batches that are tasks of their own (``score_reference_batch``) when there is more than one.
     Idempotent: a retry or a second run scores only what is still missing."""
-    return references.score_missing(project_id=project_id)
+    return references.fan_out_scoring(project_id=project_id)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True,
+             autoretry_for=(OperationalError, InterfaceError, SoftTimeLimitExceeded), retry_backoff=True,
+             retry_backoff_max=60, max_retries=8)
+def score_reference_batch(self, project_id: int, response_ids: list[int]) -> int:
+    """Score and store those of ``response_ids`` that still have no current score (one batch of
+    ``score_references``)."""
+    return references.score_batch(project_id=project_id, response_ids=response_ids)

@@ -179,3 +179,56 @@ def test_the_command_line_import_says_how_to_score_without_a_worker(make_project
     settings.EVAL_TASK_RUNNER = "celery"  # a worker will do it: no hint
     call_command("import_items", str(path), "--project", project.slug, "--update", stdout=(out := io.StringIO()))
     assert "score_references" not in out.getvalue()
+
+
+def test_the_workers_task_scores_in_batches_each_a_task_of_its_own(make_project, counted, settings, monkeypatch):
+    """After an import a worker splits the scoring into tasks of ``EVAL_REFERENCE_TASK_BATCH`` responses,
+    so every worker takes a share; each batch scores only what is still missing when it runs."""
+    from evalplatform.projects import tasks
+
+    settings.EVAL_REFERENCE_TASK_BATCH = 4
+    project = make_project("batched")
+    import_items(project=project, stream=items_with_references(5), fmt="jsonl")  # 10 responses
+    assert len(counted) == 0  # the after-commit task has not run: this test's transaction is still open
+    sent: list[tuple] = []
+    real = references.enqueue
+
+    def spy(task, *args, **kwargs):
+        sent.append((task, *args))
+        return real(task, *args, **kwargs)  # the sync runner: the batch runs now
+
+    monkeypatch.setattr(references, "enqueue", spy)
+    # a response already scored (and current) before the batches run is not scored again
+    one = Response.objects.filter(item__project=project).order_by("id").first()
+    references.score_responses([one.pk])
+    assert tasks.score_references(project.pk) == 9
+    assert [s[0] for s in sent] == [references.BATCH_TASK] * 3
+    assert [len(s[2]) for s in sent] == [4, 4, 1]
+    assert sorted(i for s in sent for i in s[2]) == sorted(
+        Response.objects.filter(item__project=project).exclude(pk=one.pk).values_list("pk", flat=True))
+    assert len(counted) == 10  # each response scored once
+    assert ReferenceScore.objects.filter(response__item__project=project).count() == 10
+    for row in ReferenceScore.objects.filter(response__item__project=project).select_related("response__item"):
+        assert row.rouge1 == libraries(row.response.text, row.response.item.reference)["rouge1"]
+
+    # idempotent: nothing left, nothing sent; a batch sent twice scores nothing the second time
+    assert tasks.score_references(project.pk) == 0
+    assert len(sent) == 3
+    assert references.score_batch(project_id=project.pk, response_ids=sent[0][2]) == 0
+    # a changed reference makes its responses missing again; a batch of another project's ids scores none
+    Item.objects.filter(project=project, external_id="q-2").update(reference="A new reference.")
+    other = make_project("other-batched")
+    assert references.score_batch(project_id=other.pk, response_ids=sent[0][2] + sent[1][2]) == 0
+    assert tasks.score_references(project.pk) == 2
+    assert len(counted) == 12
+
+
+def test_one_batch_is_scored_in_the_task_itself(make_project, counted, settings, monkeypatch):
+    settings.EVAL_REFERENCE_TASK_BATCH = 2000
+    project = make_project("one-batch")
+    import_items(project=project, stream=items_with_references(3), fmt="jsonl")
+    monkeypatch.setattr(references, "enqueue", lambda *a, **k: pytest.fail("no batch task for a single batch"))
+    from evalplatform.projects import tasks
+
+    assert tasks.score_references(project.pk) == 6
+    assert len(counted) == 6
