@@ -240,6 +240,9 @@ CELERY_BEAT_SCHEDULE = {
     # Re-enqueues report refreshes whose message was lost while the broker was down.
     "sweep-report-refreshes": {"task": "evalplatform.reports.tasks.sweep_report_refreshes", "schedule": 60.0},
 }
+# What a Celery worker runs as it starts, before its pool forks (``celery_app.preload``): loading the
+# report's statistics once, so no report pays for the imports.
+EVAL_WORKER_PRELOAD = ["evalplatform.reports.compute.load_statistics"]
 # "celery" (a broker and workers), "thread" (in-process, after the countdown) or "sync"; empty = by REDIS_URL.
 EVAL_TASK_RUNNER = os.environ.get("EVAL_TASK_RUNNER", "")
 # How long submissions gather before the report refresh they trigger runs (the debounce window).
