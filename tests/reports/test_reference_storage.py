@@ -190,12 +190,13 @@ def test_the_workers_task_scores_in_batches_each_a_task_of_its_own(make_project,
     project = make_project("batched")
     import_items(project=project, stream=items_with_references(5), fmt="jsonl")  # 10 responses
     assert len(counted) == 0  # the after-commit task has not run: this test's transaction is still open
+    settings.EVAL_TASK_RUNNER = "celery"
     sent: list[tuple] = []
-    real = references.enqueue
 
     def spy(task, *args, **kwargs):
         sent.append((task, *args))
-        return real(task, *args, **kwargs)  # the sync runner: the batch runs now
+        assert task == references.BATCH_TASK
+        return tasks.score_reference_batch(*args)  # a worker runs the batch now
 
     monkeypatch.setattr(references, "enqueue", spy)
     # a response already scored (and current) before the batches run is not scored again
@@ -223,12 +224,38 @@ def test_the_workers_task_scores_in_batches_each_a_task_of_its_own(make_project,
     assert len(counted) == 12
 
 
-def test_one_batch_is_scored_in_the_task_itself(make_project, counted, settings, monkeypatch):
-    settings.EVAL_REFERENCE_TASK_BATCH = 2000
-    project = make_project("one-batch")
-    import_items(project=project, stream=items_with_references(3), fmt="jsonl")
-    monkeypatch.setattr(references, "enqueue", lambda *a, **k: pytest.fail("no batch task for a single batch"))
+@pytest.mark.parametrize(("runner", "batch"), [("celery", 2000), ("thread", 2), ("sync", 2)])
+def test_one_batch_or_no_workers_is_scored_in_the_task_itself(make_project, counted, settings, monkeypatch,
+                                                               runner, batch):
+    """A single batch is no reason for another task; without Celery workers a task per batch would be a
+    thread per batch, all at once, in the process that imported: the responses are scored in turn."""
     from evalplatform.projects import tasks
 
+    settings.EVAL_REFERENCE_TASK_BATCH = batch
+    project = make_project("one-batch")
+    import_items(project=project, stream=items_with_references(3), fmt="jsonl")
+    settings.EVAL_TASK_RUNNER = runner
+    monkeypatch.setattr(references, "enqueue", lambda *a, **k: pytest.fail("no batch task"))
     assert tasks.score_references(project.pk) == 6
     assert len(counted) == 6
+    assert ReferenceScore.objects.filter(response__item__project=project).count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_response_deleted_while_its_batch_is_scored_leaves_the_rest_stored(make_project, monkeypatch):
+    """The batch's rows are written after scoring; a response deleted meanwhile (its item, its project)
+    fails the foreign key at commit, and the others are stored rather than lost with it."""
+    monkeypatch.setattr("evalplatform.projects.services.schedule_scoring", lambda project_id: None)
+    project = make_project("deleted-meanwhile")
+    import_items(project=project, stream=items_with_references(3), fmt="jsonl")
+    assert not ReferenceScore.objects.exists()
+    ids = list(Response.objects.filter(item__project=project).order_by("pk").values_list("pk", flat=True))
+    real = references.response_metrics
+
+    def deleting(text, reference):
+        Response.objects.filter(pk=ids[2]).delete()
+        return real(text, reference)
+
+    monkeypatch.setattr(references, "response_metrics", deleting)
+    assert references.score_batch(project_id=project.pk, response_ids=ids) == 5
+    assert sorted(ReferenceScore.objects.values_list("response_id", flat=True)) == ids[:2] + ids[3:]
