@@ -10,9 +10,10 @@ computation time (``computed_in_seconds``, without start-up and saving) and each
     .venv/bin/python bench/bench_scale.py                          # SQLite and PostgreSQL, full size
     .venv/bin/python bench/bench_scale.py --db sqlite --scale 0.1  # a tenth of the data, quick
 
-``--steps`` picks steps (items, items1, ratings, report, export, agreement, many; and million, only
-when named: ``import_items`` of 1,000,000 single-response items, run last, whose peak memory is
-held to issue 18's 300 MB).  PostgreSQL: a
+``--steps`` picks steps (items, items1, ratings, report, worker, export, agreement, many; and million,
+only when named: ``import_items`` of 1,000,000 single-response items, run last, whose peak memory is
+held to issue 18's 300 MB).  ``worker`` is the report as a lead gets it: computed by a real Celery worker
+(Redis at ``--redis-url``) started for the step, from the request to the stored result, twice.  PostgreSQL: a
 database ``--pg-db`` (default ``bench_scale``) on ``--pg-url``'s server is dropped and created for the run.  Files and
 the SQLite database go to ``bench/out/scale`` (kept for a look afterwards).
 """
@@ -36,7 +37,7 @@ MODELS = ("helpbot-large", "helpbot-small", "open-llm-8b")
 QUALITY = np.array([4.4, 3.4, 2.6])
 DIMENSIONS = ("accuracy", "helpfulness", "tone", "harmless")
 TOPICS = ("billing", "login", "shipping", "refunds", "api", "other")
-STEPS = ("items", "items1", "ratings", "report", "export", "agreement", "many", "million")
+STEPS = ("items", "items1", "ratings", "report", "worker", "export", "agreement", "many", "million")
 #: Run only when asked for (``--steps million``): a 1,000,000-item file (about 390 MB) takes a minute per database.
 OPTIONAL = ("million",)
 #: Issue 18's ceiling for a million-item import's peak memory (flat in the file's size).
@@ -168,20 +169,21 @@ def bench(backend: str, args, files: dict[str, Path]) -> None:
     env = prepare(backend, args.pg_url, args.pg_db)
     n_items, n_single = files["n_items"], files["n_single"]
     steps = set(args.steps)
-    if "items" in steps or "ratings" in steps or "report" in steps or "export" in steps:
+    if steps & {"items", "ratings", "report", "worker", "export"}:
         wall, mb, _ = run(env, "import_items", str(files["items"]), "--project", "scale")
         line(f"import_items {n_items:,} x 3 responses", wall, mb, f"{n_items / wall:,.0f} items/s")
     if "items1" in steps:
         wall, mb, _ = run(env, "import_items", str(files["items1"]), "--project", "single")
         line(f"import_items {n_single:,} x 1 response", wall, mb, f"{n_single / wall:,.0f} items/s")
-    if steps & {"ratings", "report", "export"}:
+    if steps & {"ratings", "report", "worker", "export"}:
         wall, mb, _ = run(env, "import_ratings", str(files["ratings"]), "--project", "scale", "--create-raters")
         line(f"import_ratings {files['n_scores']:,} scores", wall, mb, f"{files['n_scores'] / wall:,.0f} scores/s")
-    if "report" in steps:
+    if steps & {"report", "worker"}:
         # What a worker does once after the import (embedded mode has none): ROUGE/BLEU/chrF of every response
         # against its reference, stored, so the report reads them rather than scoring 60,000 texts itself.
         wall, mb, _ = run(env, "score_references", "--project", "scale")
-        line("score_references (a worker, after the import)", wall, mb, f"{3 * n_items / wall:,.0f} responses/s")
+        line("score_references (one process)", wall, mb, f"{3 * n_items / wall:,.0f} responses/s")
+    if "report" in steps:
         # The first report stores every consensus label; the second (a refresh with the same ratings, as
         # most are) finds them stored.
         for name in ("report (defaults), first", "report again (labels unchanged)"):
@@ -191,6 +193,8 @@ def bench(backend: str, args, files: dict[str, Path]) -> None:
             slow = sorted(((v, k) for k, v in timings.items() if v >= 0.01), reverse=True)
             line(name, wall, mb, f"computed in {result['computed_in_seconds']:.2f} s")
             print("      sections (wall s): " + ", ".join(f"{k} {v:.2f}" for v, k in slow), flush=True)
+    if "worker" in steps:
+        worker_reports(env, args.redis_url)
     if "export" in steps:
         target = OUT / "export.csv"
         wall, mb, _ = run(env, "export", "--project", "scale", "--format", "csv", "--output", str(target))
@@ -203,12 +207,68 @@ def bench(backend: str, args, files: dict[str, Path]) -> None:
              f"{1_000_000 / wall:,.0f} items/s; peak {'within' if mb <= MILLION_MB else 'OVER'} {MILLION_MB} MB")
 
 
+#: Run in a fresh process beside the worker: ask for a report as the report page does, wait for it.
+REQUEST = """
+import json, time, django
+django.setup()
+from evalplatform.projects.models import Project
+from evalplatform.reports.models import AgreementReport
+from evalplatform.reports.services import request_report
+started = time.perf_counter()
+report = request_report(project=Project.objects.get(slug="scale"))  # enqueued at once (no transaction)
+while True:
+    time.sleep(0.05)
+    done = AgreementReport.objects.filter(pk=report.pk).values("status", "result__computed_in_seconds").get()
+    if done["status"] in ("done", "failed"):
+        break
+print(json.dumps({"status": done["status"], "wall": time.perf_counter() - started,
+                  "computed": done["result__computed_in_seconds"]}))
+"""
+
+
+def worker_reports(env: dict, redis_url: str) -> None:
+    """Two reports computed by one real worker (prefork, one pool process) started for the step: the
+    time from the request to the stored result, the computation, and the pool process's peak memory."""
+    import uuid
+
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    wenv = {**env, "REDIS_URL": redis_url, "EVAL_TASK_RUNNER": "celery", "CELERY_QUEUE": queue}
+    log = OUT / "worker.log"
+    with log.open("wb") as handle:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "evalplatform.celery_app", "worker", "-Q", queue, "-P", "prefork",
+             "-c", "1", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=ROOT, env=wenv, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while b"ready." not in log.read_bytes():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the worker did not start:\n{log.read_text()[-2000:]}")
+                time.sleep(0.2)
+            child = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()[0]
+            for name in ("report by a worker, first after its start", "report by the same worker again"):
+                out = subprocess.run([sys.executable, "-c", REQUEST], env=wenv, cwd=ROOT, capture_output=True,
+                                     text=True, check=True).stdout
+                got = json.loads(out)
+                peak = next(int(line.split()[1]) for line in Path(f"/proc/{child}/status").read_text().splitlines()
+                            if line.startswith("VmHWM"))
+                CPU["last"] = 0.0
+                print(f"  {name:<44} {got['wall']:7.2f} s (request to stored) {peak / 1024:7.0f} MB  "
+                      f"computed in {got['computed']:.2f} s{'' if got['status'] == 'done' else ' FAILED'}", flush=True)
+        finally:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's data set (default 1)")
     ap.add_argument("--steps", nargs="+", choices=STEPS, default=[s for s in STEPS if s not in OPTIONAL])
     ap.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
+                    help="the broker of the worker step's worker")
     ap.add_argument("--pg-db", default="bench_scale", help="the database the run drops and creates (one per person "
                     "benchmarking on a shared server)")
     args = ap.parse_args()
