@@ -41,10 +41,11 @@ test: install-dev lint test-sqlite test-postgres
 test-sqlite: install-dev
 	$(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "not postgres"
 
-# The database tests again on PostgreSQL, plus the PostgreSQL-only ones (concurrency, real workers).
+# The database tests again on PostgreSQL (but those marked database_independent), plus the
+# PostgreSQL-only ones (concurrency, real workers).
 test-postgres: install-dev
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(TEST_DATABASE_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "(django_db or postgres) and not browser"; \
+		DATABASE_URL=$(TEST_DATABASE_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(BIN)/pytest -q -n $(PYTEST_WORKERS) -m "(django_db or postgres) and not browser and not database_independent"; \
 	elif [ -n "$$EVAL_REQUIRE_SERVICES" ]; then \
 		echo "PostgreSQL at $(TEST_DATABASE_URL) is unreachable and EVAL_REQUIRE_SERVICES is set"; exit 1; \
 	else \

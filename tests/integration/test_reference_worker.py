@@ -2,12 +2,14 @@
 
 After an import that brought reference answers, ``score_references`` splits the project's responses
 into batches, each a task of its own (``score_reference_batch``), so two workers share the scoring:
-each runs batches, every response ends with the libraries' numbers, and none is scored by two.
+each runs batches, every response ends with the libraries' numbers, and none is scored by two.  The
+same workers show that a worker loads the report's statistics as it starts (``celery_app.preload``).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.db import transaction
@@ -24,6 +26,13 @@ WORKER_ENV = {"EVAL_REFERENCE_TASK_BATCH": str(BATCH), "EVAL_REPORT_REFRESH_DELA
 
 def test_two_workers_share_the_scoring_of_an_import(make_project, start_worker):
     workers = [start_worker(concurrency=1, env=WORKER_ENV, name=f"ref{n}@%h") for n in range(2)]
+    # Each worker loaded the report's statistics as it started, before its pool forked
+    # (``celery_app.preload``): scipy's compiled modules are mapped in the main and the pool process.
+    for worker in workers:
+        for pid in (worker.proc.pid, *worker.pool_children()):
+            maps = Path(f"/proc/{pid}/maps").read_text()
+            assert "/scipy/stats/" in maps, pid
+            assert "/scipy/sparse/csgraph/" in maps, pid
     project = make_project("scored-by-two")
     with transaction.atomic():  # the scoring task leaves after this commit, as in a real import
         import_items(project=project, stream=items_with_references(150), fmt="jsonl")

@@ -221,17 +221,3 @@ def test_a_runaway_report_is_stopped_by_the_time_limit_and_marked_failed(
     assert worker.proc.poll() is None  # the worker lives on for the next report
 
 
-
-def test_a_worker_loads_the_statistics_before_its_first_task(start_worker):
-    """The pool processes of a started worker already hold scipy.stats and every section's module
-    (``celery_app.load_statistics``, in the main process before the fork): no report pays for them."""
-    from pathlib import Path
-
-    worker = start_worker(concurrency=2)
-    children = worker.pool_children()
-    assert len(children) == 2
-    for pid in children:
-        maps = Path(f"/proc/{pid}/maps").read_text()
-        assert "/scipy/stats/" in maps, "scipy.stats' compiled modules are mapped"
-        assert "/scipy/sparse/csgraph/" in maps
-    assert "/scipy/stats/" in Path(f"/proc/{worker.proc.pid}/maps").read_text()  # loaded once, then forked

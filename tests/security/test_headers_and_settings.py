@@ -128,6 +128,7 @@ def assert_strict_csp(response, where: str) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.database_independent  # response headers: the same whatever the database
 def test_every_html_page_has_a_strict_csp(world):
     """Every URL of the project, as the people who may open it: each HTML answer carries the policy."""
     from tests.fixtures import UserFactory
