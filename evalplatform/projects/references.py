@@ -52,6 +52,11 @@ def inputs_sha256(reference: str, text: str) -> str:
     return digest.hexdigest()
 
 
+def is_current(stored: str | None, reference: str, text: str) -> bool:
+    """Whether a stored row's hash (None: no row) is that of this reference and response text."""
+    return stored is not None and stored == inputs_sha256(reference, text)
+
+
 def _store(batch: list[tuple[int, str, str, str]]) -> dict[int, dict[str, float]]:
     """Score ``(response id, item id, text, reference)`` rows and store them (replacing stale rows)."""
     scored = {rid: response_metrics(text, reference) for rid, _, text, reference in batch}
@@ -134,7 +139,7 @@ def _read(
         unit = (ext, model)
         if (items is not None and ext not in items) or unit in out or not reference.strip():
             continue
-        if stored is not None and stored == inputs_sha256(reference, text):
+        if is_current(stored, reference, text):
             out[unit] = tuple(map(float, metrics))
         else:
             out[unit] = None  # keeps its place in the order
@@ -205,7 +210,7 @@ def score_batch(*, project_id: int, response_ids: list[int]) -> int:
     rows = (Response.objects.filter(pk__in=response_ids, item__project_id=project_id).exclude(item__reference="")
             .values_list("id", "text", "item__reference", "reference_score__inputs_sha256"))
     todo = [rid for rid, text, reference, stored in rows
-            if reference.strip() and stored != inputs_sha256(reference, text)]
+            if reference.strip() and not is_current(stored, reference, text)]
     return len(score_responses(sorted(todo)))
 
 

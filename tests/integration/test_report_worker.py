@@ -220,4 +220,3 @@ def test_a_runaway_report_is_stopped_by_the_time_limit_and_marked_failed(
     assert "Soft time limit (4s) exceeded" in worker.log.read_text()
     assert worker.proc.poll() is None  # the worker lives on for the next report
 
-
